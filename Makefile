@@ -1,0 +1,52 @@
+# fluvial developer tasks. Everything sets itself up on first use (idempotent, quick afterwards).
+#   make run     run examples/quickstart.py (embedded sqlite:///mlflow.db)
+#   make test    lint, then pytest on tests/ beside a throwaway PostgreSQL server
+#                extra pytest args:  make test PYTEST_ARGS="tests/unit -x"
+#   make lint    ruff + mypy only
+#   make bench   python -m bench (fluvial beside MLflow)
+#   make clean   caches, build output, local run data;  make distclean also removes .venv and .venvs
+
+SHELL := /bin/bash
+PYTHON ?= python3
+BIN := .venv/bin
+# Empty by default: pytest then runs its configured testpaths (tests/).
+PYTEST_ARGS ?=
+# Lint only the source trees that exist (others are being written alongside).
+LINT_DIRS := $(wildcard fluvial tests bench examples)
+
+.DEFAULT_GOAL := help
+.PHONY: help venv mlflow-venvs run test lint bench clean distclean
+
+help:
+	@sed -n "2,7s/^# //p" Makefile
+
+# .venv: installed by scripts/ensure-venv.sh; redone when pyproject.toml changes.
+venv: .venv/.stamp
+.venv/.stamp: pyproject.toml
+	PYTHON=$(PYTHON) bash scripts/ensure-venv.sh
+
+# .venvs/mlflow-2.22.5 and .venvs/mlflow-3.17.2 for compat tests and benchmarks (script checks stamps).
+mlflow-venvs:
+	PYTHON=$(PYTHON) bash scripts/mlflow-venvs.sh
+
+run: venv
+	$(BIN)/python examples/quickstart.py
+
+lint: venv
+	$(BIN)/ruff check $(LINT_DIRS)
+	$(BIN)/mypy
+
+# with-postgres.sh exports FLUVIAL_TEST_POSTGRES_URL and returns pytest's exit status.
+test: venv mlflow-venvs lint
+	bash scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: venv mlflow-venvs
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .pg .bench
+	rm -rf mlflow.db mlflow.db-* mlruns mlartifacts
+	find . -path ./.venv -prune -o -path ./.venvs -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf .venv .venvs

@@ -1,0 +1,40 @@
+"""Optional dependencies that fail at the point of use, naming the extra to install."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from fluvial.exceptions import MissingDependency
+
+# top-level module -> the fluvial extra that installs it
+EXTRA_FOR: dict[str, str] = {
+    "sqlalchemy": "sql",
+    "alembic": "sql",
+    "psycopg": "postgres",
+    "pymysql": "mysql",
+    "pandas": "data",
+    "numpy": "data",
+    "starlette": "server",
+    "uvicorn": "server",
+    "jinja2": "server",
+    "boto3": "s3",
+    "sklearn": "sklearn",
+    "cloudpickle": "sklearn",
+    "pyspark": "spark",
+    "PIL": "dev",
+    "matplotlib": "dev",
+}
+
+
+def require(module: str, extra: str | None = None) -> ModuleType:
+    """Import ``module`` or raise MissingDependency with the exact pip command to run."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        top = module.split(".")[0]
+        extra = extra or EXTRA_FOR.get(top, "all")
+        raise MissingDependency(
+            f"{module!r} is needed for this and is not installed. Install it with: "
+            f'pip install "fluvial[{extra}]"'
+        ) from exc

@@ -1,0 +1,56 @@
+"""The log_metric hot path: three prepared statements on a raw driver cursor, one transaction.
+
+Built per dialect (SQLite and PostgreSQL share the ON CONFLICT forms); other dialects use the
+general Core path in ``store.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from fluvial.store.tracking.sql import schema as s
+from fluvial.store.tracking.sql.statements import Prepared, _greater
+
+HOT_DIALECTS = ("sqlite", "postgresql")
+_METRIC_COLUMNS = ("key", "value", "timestamp", "step", "is_nan", "run_uuid")
+_cache: dict[str, tuple[Prepared, Prepared, Prepared]] = {}
+
+
+def _build(dialect_name: str) -> tuple[Prepared, Prepared, Prepared]:
+    if dialect_name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    run_state = sa.select(s.runs.c.lifecycle_stage).where(s.runs.c.run_uuid == sa.bindparam("run_uuid"))
+    values = {c: sa.bindparam(c) for c in _METRIC_COLUMNS}
+    insert_metric = insert(s.metrics).values(values).on_conflict_do_nothing()
+    latest = insert(s.latest_metrics).values(values)
+    cols = ("step", "timestamp", "value")
+    upsert_latest = latest.on_conflict_do_update(
+        index_elements=["key", "run_uuid"],
+        set_={c: latest.excluded[c] for c in ("value", "timestamp", "step", "is_nan")},
+        where=_greater([latest.excluded[c] for c in cols], [s.latest_metrics.c[c] for c in cols]),
+    )
+    return Prepared(run_state), Prepared(insert_metric), Prepared(upsert_latest)
+
+
+def statements(dialect_name: str) -> tuple[Prepared, Prepared, Prepared]:
+    found = _cache.get(dialect_name)
+    if found is None:
+        found = _cache[dialect_name] = _build(dialect_name)
+    return found
+
+
+def log_metric_row(cursor: Any, dialect: sa.Dialect, row: dict[str, Any]) -> str | None:
+    """Insert one metric point and update the latest value; returns the run's lifecycle stage
+    (None when the run does not exist), writing nothing unless it is 'active'."""
+    run_state, insert_metric, upsert_latest = statements(dialect.name)
+    run_state.execute(cursor, dialect, row)
+    found = cursor.fetchone()
+    if found is None or found[0] != "active":
+        return None if found is None else found[0]
+    insert_metric.execute(cursor, dialect, row)
+    upsert_latest.execute(cursor, dialect, row)
+    return "active"

@@ -1,0 +1,109 @@
+"""Dialect-aware statements the stores share: insert-or-ignore and upsert."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+
+def _dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
+    name = conn.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    elif name == "mysql":
+        from sqlalchemy.dialects.mysql import insert  # type: ignore[assignment]
+    else:
+        return None
+    return insert(table)
+
+
+def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, skipping those whose primary key already exists."""
+    if not rows:
+        return
+    stmt = _dialect_insert(conn, table)
+    if stmt is None:
+        for row in rows:
+            try:
+                with conn.begin_nested():
+                    conn.execute(sa.insert(table), row)
+            except sa.exc.IntegrityError:
+                pass
+        return
+    if conn.dialect.name == "mysql":
+        stmt = stmt.prefix_with("IGNORE")
+    else:
+        stmt = stmt.on_conflict_do_nothing()
+    conn.execute(stmt, list(rows))
+
+
+def _greater(new: list[Any], old: list[Any]) -> Any:
+    """SQL for the lexicographic comparison ``tuple(new) > tuple(old)``."""
+    clause = new[-1] > old[-1]
+    for n, o in zip(reversed(new[:-1]), reversed(old[:-1])):
+        clause = sa.or_(n > o, sa.and_(n == o, clause))
+    return clause
+
+
+def upsert(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    update: Sequence[str],
+    newer_by: Sequence[str] = (),
+) -> None:
+    """Insert rows or update the ``update`` columns of the row with the same ``keys``.
+
+    With ``newer_by``, an existing row is only replaced when the incoming row is greater, comparing
+    those columns lexicographically (the latest-metric rule); the database decides, in one statement.
+    """
+    if not rows:
+        return
+    stmt = _dialect_insert(conn, table)
+    if stmt is not None and conn.dialect.name in ("sqlite", "postgresql"):
+        excluded = stmt.excluded
+        where = None
+        if newer_by:
+            where = _greater([excluded[c] for c in newer_by], [table.c[c] for c in newer_by])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: excluded[c] for c in update}, where=where
+        )
+        conn.execute(stmt, list(rows))
+        return
+    # Portable path (MySQL, MSSQL): read-then-write inside the caller's transaction.
+    for row in rows:
+        cond = sa.and_(*[table.c[k] == row[k] for k in keys])
+        existing = conn.execute(sa.select(table).where(cond)).mappings().first()
+        if existing is None:
+            conn.execute(sa.insert(table), row)
+        elif not newer_by or tuple(row[c] for c in newer_by) > tuple(existing[c] for c in newer_by):
+            conn.execute(sa.update(table).where(cond).values({c: row[c] for c in update}))
+
+
+class Prepared:
+    """A Core statement compiled once per dialect and run on a DBAPI cursor with named parameters.
+
+    Used on the hot paths only; everything else executes Core statements through a Connection.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def _for(self, dialect: sa.Dialect) -> tuple[str, tuple[str, ...] | None]:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            order = tuple(compiled.positiontup) if dialect.positional else None  # type: ignore[arg-type]
+            found = self._compiled[dialect.name] = (compiled.string, order)
+        return found
+
+    def execute(self, cursor: Any, dialect: sa.Dialect, params: dict[str, Any]) -> int:
+        sql, order = self._for(dialect)
+        cursor.execute(sql, tuple(params[name] for name in order) if order is not None else params)
+        return cursor.rowcount

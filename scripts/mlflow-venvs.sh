@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Create the MLflow virtualenvs that compat tests and benchmarks drive, each in its own venv:
+#   .venvs/mlflow-2.22.5   .venvs/mlflow-3.17.2
+# Idempotent: a venv counts as done only when its .stamp holds the exact pip spec it was built
+# with; the stamp is written after a successful install, so a half-installed venv is rebuilt.
+# Both installs run in parallel; pip's output goes to .venvs/mlflow-VERSION.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+
+# ensure VERSION PIP-ARGS...: make .venvs/mlflow-VERSION hold mlflow==VERSION (plus the pins).
+ensure() {
+    local version=$1; shift
+    local dir=.venvs/mlflow-$version spec="$*"
+    local stamp=$dir/.stamp log=.venvs/mlflow-$version.log
+    if [[ -x $dir/bin/python && -f $stamp && $(<"$stamp") == "$spec" ]]; then
+        return 0
+    fi
+    # A venv made by hand without a stamp: keep it if mlflow imports at the right version.
+    if [[ -x $dir/bin/python && ! -f $stamp ]] &&
+       [[ $("$dir/bin/python" -c 'import mlflow; print(mlflow.__version__)' 2>/dev/null) == "$version" ]]; then
+        echo "mlflow-venvs: $dir already works (mlflow $version); stamping it"
+        printf '%s' "$spec" >"$stamp"
+        return 0
+    fi
+    echo "mlflow-venvs: building $dir (pip install $spec; log: $log) ..."
+    rm -rf "$dir"
+    if ! { "$PYTHON" -m venv "$dir" && "$dir/bin/pip" install "$@"; } >"$log" 2>&1 ||
+       [[ $("$dir/bin/python" -c 'import mlflow; print(mlflow.__version__)' 2>>"$log") != "$version" ]]; then
+        tail -n 25 "$log" >&2
+        echo "mlflow-venvs: ERROR: installing mlflow $version into $dir failed (full log: $log)." >&2
+        echo "  Check that PyPI is reachable (pip config list), then re-run scripts/mlflow-venvs.sh." >&2
+        return 1
+    fi
+    printf '%s' "$spec" >"$stamp"
+    echo "mlflow-venvs: $dir ready (mlflow $version)"
+}
+
+mkdir -p .venvs
+ensure 2.22.5 mlflow==2.22.5 "sqlalchemy<2.1" "starlette<1" & a=$!
+ensure 3.17.2 mlflow==3.17.2 & b=$!
+status=0
+wait "$a" || status=1
+wait "$b" || status=1
+exit "$status"

@@ -1,0 +1,93 @@
+"""Shared fixtures: isolated working directories, tracking URIs and stores on real databases.
+
+PostgreSQL tests use the server that ``scripts/with-postgres.sh`` starts (``make test`` and ``.ci/run``
+always do); each test gets a database of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+POSTGRES_URL = os.environ.get("FLUVIAL_TEST_POSTGRES_URL")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch) -> Iterator[None]:
+    """Every test runs in its own empty working directory with no tracking state from other tests."""
+    from fluvial.tracking import fluent
+
+    monkeypatch.chdir(tmp_path)
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME",
+                "MLFLOW_RUN_ID", "MLFLOW_DEFAULT_ARTIFACT_ROOT", "MLFLOW_TRACKING_USERNAME", "MLFLOW_RUN_CONTEXT"):
+        monkeypatch.delenv(var, raising=False)
+    fluent._reset_for_tests()
+    yield
+    while fluent.active_run() is not None:
+        fluent.end_run()
+    fluent._reset_for_tests()
+
+
+@pytest.fixture
+def sqlite_uri(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def _postgres_database() -> Iterator[str]:
+    import sqlalchemy as sa
+
+    from fluvial.store.tracking.sql.engine import normalize_db_uri
+
+    admin = sa.create_engine(normalize_db_uri(POSTGRES_URL), isolation_level="AUTOCOMMIT")  # type: ignore[arg-type]
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = sa.make_url(normalize_db_uri(POSTGRES_URL)).set(database=name)  # type: ignore[arg-type]
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        from fluvial.store.tracking.sql import engine
+
+        engine.dispose_engines()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_uri() -> Iterator[str]:
+    if not POSTGRES_URL:
+        pytest.skip("FLUVIAL_TEST_POSTGRES_URL is not set: run through `make test` (scripts/with-postgres.sh)")
+    yield from _postgres_database()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_uri(request, tmp_path) -> Iterator[str]:
+    """A fresh database URI on every SQL backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        if not POSTGRES_URL:
+            pytest.skip("FLUVIAL_TEST_POSTGRES_URL is not set: run through `make test` (scripts/with-postgres.sh)")
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def store(db_uri, tmp_path):
+    """A tracking store on each backend, artifacts under tmp_path/artifacts."""
+    from fluvial.store.tracking.sql.store import SqlTrackingStore
+
+    return SqlTrackingStore(db_uri, str(tmp_path / "artifacts"))
+
+
+@pytest.fixture
+def tracking_uri(sqlite_uri) -> str:
+    """The fluent API pointed at a fresh SQLite file."""
+    import fluvial
+
+    fluvial.set_tracking_uri(sqlite_uri)
+    return sqlite_uri
