@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from fluvial.version import VERSION as __version__
+from fluvial.version import VERSION as __version__  # noqa: F401
 
 # public name -> module that defines it
 _FLUENT = "fluvial.tracking.fluent"
@@ -51,6 +51,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs only
-    from fluvial.exceptions import FluvialError, MlflowException
-    from fluvial.tracking.client import MlflowClient
+    from fluvial.exceptions import FluvialError, MlflowException  # noqa: F401
+    from fluvial.tracking.client import MlflowClient  # noqa: F401
     from fluvial.tracking.fluent import *  # noqa: F403

@@ -110,7 +110,7 @@ def metric_value(key: str, value: Any) -> float:
             import numbers
 
             if isinstance(value, numbers.Number) and not isinstance(value, bool):
-                return float(value)  # numpy scalars
+                return float(value)  # type: ignore[arg-type]  # numpy scalars
         except Exception:  # pragma: no cover - defensive
             pass
         raise InvalidParameterValue(

@@ -225,7 +225,7 @@ class MlflowClient:
         directory, name = posixpath.split(rel)
         with tempfile.TemporaryDirectory(prefix="fluvial-") as tmp:
             path = os.path.join(tmp, name)
-            with open(path, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as fh:
+            with open(path, mode, encoding=None if "b" in mode else "utf-8") as fh:
                 write(fh)
             self._artifact_repo(run_id).log_artifact(path, directory or None)
 

@@ -23,7 +23,7 @@ def runs_to_dataframe(runs: list[Run]) -> Any:
             param_keys.setdefault(p.key)
         for t in run.data.tag_list:
             tag_keys.setdefault(t.key)
-    metrics: dict[str, list[float]] = {k: [] for k in metric_keys}
+    metrics: dict[str, list[Any]] = {k: [] for k in metric_keys}
     params: dict[str, list[Any]] = {k: [] for k in param_keys}
     tags: dict[str, list[Any]] = {k: [] for k in tag_keys}
     nan = float("nan")

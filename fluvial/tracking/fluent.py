@@ -47,10 +47,9 @@ class ActiveRun(Run):
     def __enter__(self) -> ActiveRun:
         return self
 
-    def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
         status = RunStatus.FINISHED if exc_type is None else RunStatus.FAILED
         end_run(status.name)
-        return False
 
 
 def _stack() -> list[ActiveRun]:
@@ -74,8 +73,10 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     if experiment_id is not None:
         experiment = client.get_experiment(str(experiment_id))
     else:
-        experiment = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
-        if experiment is None:
+        found_by_name = client.get_experiment_by_name(experiment_name)  # type: ignore[arg-type]
+        if found_by_name is not None:
+            experiment = found_by_name
+        else:
             _logger.info("Experiment with name '%s' does not exist. Creating a new experiment.", experiment_name)
             try:
                 new_id = client.create_experiment(experiment_name)  # type: ignore[arg-type]

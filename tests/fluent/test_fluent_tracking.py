@@ -139,9 +139,8 @@ def test_with_block_sets_status(tracking_uri):
         pass
     assert mlflow.get_run(ok.info.run_id).info.status == "FINISHED"
     assert mlflow.get_run(ok.info.run_id).info.end_time is not None
-    with pytest.raises(ZeroDivisionError):
-        with mlflow.start_run() as bad:
-            1 / 0  # noqa: B018
+    with pytest.raises(ZeroDivisionError), mlflow.start_run() as bad:
+        1 / 0  # noqa: B018
     assert mlflow.get_run(bad.info.run_id).info.status == "FAILED"
     assert mlflow.active_run() is None
 
@@ -265,9 +264,8 @@ def test_artifact_path_traversal_refused(tracking_uri, tmp_path):
 
 
 def test_missing_artifact_file_is_clear_error(tracking_uri):
-    with mlflow.start_run():
-        with pytest.raises(InvalidParameterValue, match="No such file"):
-            mlflow.log_artifact("does-not-exist.txt")
+    with mlflow.start_run(), pytest.raises(InvalidParameterValue, match="No such file"):
+        mlflow.log_artifact("does-not-exist.txt")
 
 
 def test_log_input(tracking_uri):

@@ -24,7 +24,7 @@ def _build(dialect_name: str) -> tuple[Prepared, Prepared, Prepared]:
     else:
         from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
     run_state = sa.select(s.runs.c.lifecycle_stage).where(s.runs.c.run_uuid == sa.bindparam("run_uuid"))
-    values = {c: sa.bindparam(c) for c in _METRIC_COLUMNS}
+    values: dict[str, Any] = {c: sa.bindparam(c) for c in _METRIC_COLUMNS}
     insert_metric = insert(s.metrics).values(values).on_conflict_do_nothing()
     latest = insert(s.latest_metrics).values(values)
     cols = ("step", "timestamp", "value")

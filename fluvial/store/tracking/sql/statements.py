@@ -44,7 +44,7 @@ def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str,
 def _greater(new: list[Any], old: list[Any]) -> Any:
     """SQL for the lexicographic comparison ``tuple(new) > tuple(old)``."""
     clause = new[-1] > old[-1]
-    for n, o in zip(reversed(new[:-1]), reversed(old[:-1])):
+    for n, o in zip(reversed(new[:-1]), reversed(old[:-1]), strict=False):
         clause = sa.or_(n > o, sa.and_(n == o, clause))
     return clause
 

@@ -152,7 +152,7 @@ class SqlTrackingStore(TrackingStore):
                 )
             except sa.exc.IntegrityError as exc:
                 raise ResourceAlreadyExists(f"Experiment(name={name}) already exists. Error: {exc.orig}") from None
-            experiment_id = result.inserted_primary_key[0]
+            experiment_id = result.inserted_primary_key[0]  # type: ignore[index]
             if not artifact_location:
                 conn.execute(
                     sa.update(e)
