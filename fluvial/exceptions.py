@@ -173,57 +173,275 @@ def _rebuild(cls: type[MlflowException], message: str, code: str, kwargs: dict[s
 FluvialError = MlflowException
 
 
-def _make(name: str, code: str) -> type[MlflowException]:
-    return type(name, (MlflowException,), {"default_code": code, "__module__": __name__,
-                                          "__doc__": f"Error with code {code}."})
+class InternalError(MlflowException):
+    """Error code INTERNAL_ERROR."""
+
+    default_code = "INTERNAL_ERROR"
 
 
-InternalError = _make("InternalError", "INTERNAL_ERROR")
-TemporarilyUnavailable = _make("TemporarilyUnavailable", "TEMPORARILY_UNAVAILABLE")
-IoError = _make("IoError", "IO_ERROR")
-BadRequest = _make("BadRequest", "BAD_REQUEST")
-ServiceUnderMaintenance = _make("ServiceUnderMaintenance", "SERVICE_UNDER_MAINTENANCE")
-WorkspaceTemporarilyUnavailable = _make("WorkspaceTemporarilyUnavailable", "WORKSPACE_TEMPORARILY_UNAVAILABLE")
-DeadlineExceeded = _make("DeadlineExceeded", "DEADLINE_EXCEEDED")
-Cancelled = _make("Cancelled", "CANCELLED")
-ResourceExhausted = _make("ResourceExhausted", "RESOURCE_EXHAUSTED")
-Aborted = _make("Aborted", "ABORTED")
-NotFound = _make("NotFound", "NOT_FOUND")
-AlreadyExists = _make("AlreadyExists", "ALREADY_EXISTS")
-Unauthenticated = _make("Unauthenticated", "UNAUTHENTICATED")
-InvalidParameterValue = _make("InvalidParameterValue", "INVALID_PARAMETER_VALUE")
-EndpointNotFound = _make("EndpointNotFound", "ENDPOINT_NOT_FOUND")
-MalformedRequest = _make("MalformedRequest", "MALFORMED_REQUEST")
-InvalidState = _make("InvalidState", "INVALID_STATE")
-PermissionDenied = _make("PermissionDenied", "PERMISSION_DENIED")
-FeatureDisabled = _make("FeatureDisabled", "FEATURE_DISABLED")
-CustomerUnauthorized = _make("CustomerUnauthorized", "CUSTOMER_UNAUTHORIZED")
-RequestLimitExceeded = _make("RequestLimitExceeded", "REQUEST_LIMIT_EXCEEDED")
-ResourceConflict = _make("ResourceConflict", "RESOURCE_CONFLICT")
-UnparseableHttpError = _make("UnparseableHttpError", "UNPARSEABLE_HTTP_ERROR")
-NotImplementedFeature = _make("NotImplementedFeature", "NOT_IMPLEMENTED")
-DataLoss = _make("DataLoss", "DATA_LOSS")
-InvalidStateTransition = _make("InvalidStateTransition", "INVALID_STATE_TRANSITION")
-CouldNotAcquireLock = _make("CouldNotAcquireLock", "COULD_NOT_ACQUIRE_LOCK")
-ResourceAlreadyExists = _make("ResourceAlreadyExists", "RESOURCE_ALREADY_EXISTS")
-ResourceDoesNotExist = _make("ResourceDoesNotExist", "RESOURCE_DOES_NOT_EXIST")
-QuotaExceeded = _make("QuotaExceeded", "QUOTA_EXCEEDED")
-MaxBlockSizeExceeded = _make("MaxBlockSizeExceeded", "MAX_BLOCK_SIZE_EXCEEDED")
-MaxReadSizeExceeded = _make("MaxReadSizeExceeded", "MAX_READ_SIZE_EXCEEDED")
-PartialDelete = _make("PartialDelete", "PARTIAL_DELETE")
-MaxListSizeExceeded = _make("MaxListSizeExceeded", "MAX_LIST_SIZE_EXCEEDED")
-DryRunFailed = _make("DryRunFailed", "DRY_RUN_FAILED")
-ResourceLimitExceeded = _make("ResourceLimitExceeded", "RESOURCE_LIMIT_EXCEEDED")
-DirectoryNotEmpty = _make("DirectoryNotEmpty", "DIRECTORY_NOT_EMPTY")
-DirectoryProtected = _make("DirectoryProtected", "DIRECTORY_PROTECTED")
-MaxNotebookSizeExceeded = _make("MaxNotebookSizeExceeded", "MAX_NOTEBOOK_SIZE_EXCEEDED")
-MaxChildNodeSizeExceeded = _make("MaxChildNodeSizeExceeded", "MAX_CHILD_NODE_SIZE_EXCEEDED")
-SearchQueryTooLong = _make("SearchQueryTooLong", "SEARCH_QUERY_TOO_LONG")
-SearchQueryTooShort = _make("SearchQueryTooShort", "SEARCH_QUERY_TOO_SHORT")
+class TemporarilyUnavailable(MlflowException):
+    """Error code TEMPORARILY_UNAVAILABLE."""
+
+    default_code = "TEMPORARILY_UNAVAILABLE"
+
+
+class IoError(MlflowException):
+    """Error code IO_ERROR."""
+
+    default_code = "IO_ERROR"
+
+
+class BadRequest(MlflowException):
+    """Error code BAD_REQUEST."""
+
+    default_code = "BAD_REQUEST"
+
+
+class ServiceUnderMaintenance(MlflowException):
+    """Error code SERVICE_UNDER_MAINTENANCE."""
+
+    default_code = "SERVICE_UNDER_MAINTENANCE"
+
+
+class WorkspaceTemporarilyUnavailable(MlflowException):
+    """Error code WORKSPACE_TEMPORARILY_UNAVAILABLE."""
+
+    default_code = "WORKSPACE_TEMPORARILY_UNAVAILABLE"
+
+
+class DeadlineExceeded(MlflowException):
+    """Error code DEADLINE_EXCEEDED."""
+
+    default_code = "DEADLINE_EXCEEDED"
+
+
+class Cancelled(MlflowException):
+    """Error code CANCELLED."""
+
+    default_code = "CANCELLED"
+
+
+class ResourceExhausted(MlflowException):
+    """Error code RESOURCE_EXHAUSTED."""
+
+    default_code = "RESOURCE_EXHAUSTED"
+
+
+class Aborted(MlflowException):
+    """Error code ABORTED."""
+
+    default_code = "ABORTED"
+
+
+class NotFound(MlflowException):
+    """Error code NOT_FOUND."""
+
+    default_code = "NOT_FOUND"
+
+
+class AlreadyExists(MlflowException):
+    """Error code ALREADY_EXISTS."""
+
+    default_code = "ALREADY_EXISTS"
+
+
+class Unauthenticated(MlflowException):
+    """Error code UNAUTHENTICATED."""
+
+    default_code = "UNAUTHENTICATED"
+
+
+class InvalidParameterValue(MlflowException):
+    """Error code INVALID_PARAMETER_VALUE."""
+
+    default_code = "INVALID_PARAMETER_VALUE"
+
+
+class EndpointNotFound(MlflowException):
+    """Error code ENDPOINT_NOT_FOUND."""
+
+    default_code = "ENDPOINT_NOT_FOUND"
+
+
+class MalformedRequest(MlflowException):
+    """Error code MALFORMED_REQUEST."""
+
+    default_code = "MALFORMED_REQUEST"
+
+
+class InvalidState(MlflowException):
+    """Error code INVALID_STATE."""
+
+    default_code = "INVALID_STATE"
+
+
+class PermissionDenied(MlflowException):
+    """Error code PERMISSION_DENIED."""
+
+    default_code = "PERMISSION_DENIED"
+
+
+class FeatureDisabled(MlflowException):
+    """Error code FEATURE_DISABLED."""
+
+    default_code = "FEATURE_DISABLED"
+
+
+class CustomerUnauthorized(MlflowException):
+    """Error code CUSTOMER_UNAUTHORIZED."""
+
+    default_code = "CUSTOMER_UNAUTHORIZED"
+
+
+class RequestLimitExceeded(MlflowException):
+    """Error code REQUEST_LIMIT_EXCEEDED."""
+
+    default_code = "REQUEST_LIMIT_EXCEEDED"
+
+
+class ResourceConflict(MlflowException):
+    """Error code RESOURCE_CONFLICT."""
+
+    default_code = "RESOURCE_CONFLICT"
+
+
+class UnparseableHttpError(MlflowException):
+    """Error code UNPARSEABLE_HTTP_ERROR."""
+
+    default_code = "UNPARSEABLE_HTTP_ERROR"
+
+
+class NotImplementedFeature(MlflowException):
+    """Error code NOT_IMPLEMENTED."""
+
+    default_code = "NOT_IMPLEMENTED"
+
+
+class DataLoss(MlflowException):
+    """Error code DATA_LOSS."""
+
+    default_code = "DATA_LOSS"
+
+
+class InvalidStateTransition(MlflowException):
+    """Error code INVALID_STATE_TRANSITION."""
+
+    default_code = "INVALID_STATE_TRANSITION"
+
+
+class CouldNotAcquireLock(MlflowException):
+    """Error code COULD_NOT_ACQUIRE_LOCK."""
+
+    default_code = "COULD_NOT_ACQUIRE_LOCK"
+
+
+class ResourceAlreadyExists(MlflowException):
+    """Error code RESOURCE_ALREADY_EXISTS."""
+
+    default_code = "RESOURCE_ALREADY_EXISTS"
+
+
+class ResourceDoesNotExist(MlflowException):
+    """Error code RESOURCE_DOES_NOT_EXIST."""
+
+    default_code = "RESOURCE_DOES_NOT_EXIST"
+
+
+class QuotaExceeded(MlflowException):
+    """Error code QUOTA_EXCEEDED."""
+
+    default_code = "QUOTA_EXCEEDED"
+
+
+class MaxBlockSizeExceeded(MlflowException):
+    """Error code MAX_BLOCK_SIZE_EXCEEDED."""
+
+    default_code = "MAX_BLOCK_SIZE_EXCEEDED"
+
+
+class MaxReadSizeExceeded(MlflowException):
+    """Error code MAX_READ_SIZE_EXCEEDED."""
+
+    default_code = "MAX_READ_SIZE_EXCEEDED"
+
+
+class PartialDelete(MlflowException):
+    """Error code PARTIAL_DELETE."""
+
+    default_code = "PARTIAL_DELETE"
+
+
+class MaxListSizeExceeded(MlflowException):
+    """Error code MAX_LIST_SIZE_EXCEEDED."""
+
+    default_code = "MAX_LIST_SIZE_EXCEEDED"
+
+
+class DryRunFailed(MlflowException):
+    """Error code DRY_RUN_FAILED."""
+
+    default_code = "DRY_RUN_FAILED"
+
+
+class ResourceLimitExceeded(MlflowException):
+    """Error code RESOURCE_LIMIT_EXCEEDED."""
+
+    default_code = "RESOURCE_LIMIT_EXCEEDED"
+
+
+class DirectoryNotEmpty(MlflowException):
+    """Error code DIRECTORY_NOT_EMPTY."""
+
+    default_code = "DIRECTORY_NOT_EMPTY"
+
+
+class DirectoryProtected(MlflowException):
+    """Error code DIRECTORY_PROTECTED."""
+
+    default_code = "DIRECTORY_PROTECTED"
+
+
+class MaxNotebookSizeExceeded(MlflowException):
+    """Error code MAX_NOTEBOOK_SIZE_EXCEEDED."""
+
+    default_code = "MAX_NOTEBOOK_SIZE_EXCEEDED"
+
+
+class MaxChildNodeSizeExceeded(MlflowException):
+    """Error code MAX_CHILD_NODE_SIZE_EXCEEDED."""
+
+    default_code = "MAX_CHILD_NODE_SIZE_EXCEEDED"
+
+
+class SearchQueryTooLong(MlflowException):
+    """Error code SEARCH_QUERY_TOO_LONG."""
+
+    default_code = "SEARCH_QUERY_TOO_LONG"
+
+
+class SearchQueryTooShort(MlflowException):
+    """Error code SEARCH_QUERY_TOO_SHORT."""
+
+    default_code = "SEARCH_QUERY_TOO_SHORT"
+
+
+_REST_CLASSES: dict[str, type] = {}
 
 
 class RestException(MlflowException):
-    """Raised by the REST client for a non-200 answer with a JSON error body."""
+    """Raised by the REST client for a non-200 answer with a JSON error body.
+
+    The instance is also of the typed subclass for its code: ``except ResourceDoesNotExist`` and
+    ``except RestException`` both catch a 404 from the server."""
+
+    def __new__(cls, json_body: dict[str, Any], *args: Any, **kwargs: Any) -> RestException:
+        code = _normalize_code(json_body.get("error_code", "INTERNAL_ERROR") if isinstance(json_body, dict) else None)
+        combined = _REST_CLASSES.get(code)
+        if combined is None:
+            typed = _BY_CODE.get(code, MlflowException)
+            combined = type("RestException", (RestException, typed), {"__module__": __name__})
+            _REST_CLASSES[code] = combined
+        return Exception.__new__(combined)  # type: ignore[return-value]
 
     def __init__(self, json_body: dict[str, Any]) -> None:
         code = _normalize_code(json_body.get("error_code", "INTERNAL_ERROR"))

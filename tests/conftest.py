@@ -77,11 +77,35 @@ def db_uri(request, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
-def store(db_uri, tmp_path):
-    """A tracking store on each backend, artifacts under tmp_path/artifacts."""
+def sql_store(db_uri, tmp_path):
+    """A SQL tracking store on each database, artifacts under tmp_path/artifacts."""
     from fluvial.store.tracking.sql.store import SqlTrackingStore
 
     return SqlTrackingStore(db_uri, str(tmp_path / "artifacts"))
+
+
+@pytest.fixture(params=["sql", "rest"])
+def store(request, db_uri, tmp_path):
+    """A tracking store on each backend: SQL (SQLite, PostgreSQL) and REST over an in-process server
+    backed by the same kind of database. Artifacts under tmp_path/artifacts."""
+    from fluvial.store.tracking.sql.store import SqlTrackingStore
+
+    sql = SqlTrackingStore(db_uri, str(tmp_path / "artifacts"))
+    if request.param == "sql":
+        yield sql
+        return
+    from fluvial.server.app import create_app
+    from fluvial.server.config import ServerConfig, Stores
+    from fluvial.store.tracking.rest import RestTrackingStore
+    from fluvial.transport.asgi import AsgiTransport
+
+    config = ServerConfig(backend_store_uri=db_uri, default_artifact_root=str(tmp_path / "artifacts"),
+                          serve_artifacts=False, allowed_artifact_locations=("s3://bucket",))
+    transport = AsgiTransport(create_app(Stores(config=config, tracking=sql)))
+    try:
+        yield RestTrackingStore("http://localhost", transport=transport)
+    finally:
+        transport.close()
 
 
 @pytest.fixture

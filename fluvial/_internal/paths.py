@@ -11,7 +11,9 @@ from fluvial.exceptions import InvalidParameterValue
 
 def validate_relative_path(path: str | None) -> str:
     """A normalised POSIX relative path ("" for the root); InvalidParameterValue("Invalid path") for
-    absolute paths, ``..`` segments (also percent-encoded, once or twice), backslashes, NUL, ``?#;``."""
+    absolute paths, drive letters, ``..`` segments (also percent-encoded, once or twice), backslashes
+    and NUL. ``?``, ``#``, ``;`` and ``%`` are ordinary characters of a file name here: whoever turns a
+    path into a URI percent-encodes it."""
     if path is None:
         return ""
     candidate = path
@@ -20,7 +22,7 @@ def validate_relative_path(path: str | None) -> str:
         if decoded == candidate:
             break
         candidate = decoded
-    if any(ch in candidate for ch in ("\\", "\x00", "?", "#", ";")) or candidate.startswith("/") or (
+    if any(ch in candidate for ch in ("\\", "\x00")) or candidate.startswith("/") or (
         len(candidate) > 1 and candidate[1] == ":"
     ):
         raise InvalidParameterValue(f"Invalid path: {path!r}")

@@ -18,11 +18,17 @@ _REGISTRIES: dict[str, dict[str, str]] = {
         "postgresql": "fluvial.store.tracking.sql.store:SqlTrackingStore",
         "mysql": "fluvial.store.tracking.sql.store:SqlTrackingStore",
         "mssql": "fluvial.store.tracking.sql.store:SqlTrackingStore",
+        "http": "fluvial.store.tracking.rest:RestTrackingStore",
+        "https": "fluvial.store.tracking.rest:RestTrackingStore",
     },
     # artifact repositories: callable(artifact_uri) -> ArtifactRepository
     "artifact_repository": {
         "": "fluvial.store.artifact.local:LocalArtifactRepository",
         "file": "fluvial.store.artifact.local:LocalArtifactRepository",
+        "mlflow-artifacts": "fluvial.store.artifact.http:HttpArtifactRepository",
+        "http": "fluvial.store.artifact.http:HttpArtifactRepository",
+        "https": "fluvial.store.artifact.http:HttpArtifactRepository",
+        "s3": "fluvial.store.artifact.s3:S3ArtifactRepository",
     },
 }
 _SCANNED: set[str] = set()

@@ -197,25 +197,35 @@ def test_delete_restore_run(store):
     run_id = _run(store).info.run_id
     store.delete_run(run_id)
     assert store.get_run(run_id).info.lifecycle_stage == "deleted"
-    assert store.deleted_run_ids() == [run_id]
     store.restore_run(run_id)
     assert store.get_run(run_id).info.lifecycle_stage == "active"
-    assert store.deleted_run_ids() == []
     with pytest.raises(ResourceDoesNotExist):
         store.delete_run("f" * 32)
 
 
-def test_hard_delete(store):
+def test_deleted_run_ids_and_hard_delete(sql_store):
+    store = sql_store
     exp_id = store.create_experiment("gone")
     run_id = _run(store, exp_id).info.run_id
     store.log_batch(run_id, [Metric("m", 1.0, 1, 0)], [Param("p", "v")], [RunTag("t", "v")])
     store.delete_run(run_id)
+    assert store.deleted_run_ids() == [run_id]
+    assert store.deleted_run_ids(older_than_ms=3_600_000) == []
     store.hard_delete_run(run_id)
     with pytest.raises(ResourceDoesNotExist):
         store.get_run(run_id)
     store.hard_delete_experiment(exp_id)
     with pytest.raises(ResourceDoesNotExist):
         store.get_experiment(exp_id)
+
+
+def test_gc_is_refused_over_rest_with_a_clear_message():
+    from fluvial.exceptions import NotImplementedFeature
+    from fluvial.store.tracking.rest import RestTrackingStore
+
+    rest = RestTrackingStore("http://127.0.0.1:9")
+    with pytest.raises(NotImplementedFeature, match="--backend-store-uri"):
+        rest.deleted_run_ids()
 
 
 # ---- params --------------------------------------------------------------------------------------
@@ -366,6 +376,15 @@ def test_log_batch_is_all_or_nothing(store):
     assert _snapshot(store, run_id) == before
 
 
+def test_experiment_tag_delete(store):
+    exp_id = store.create_experiment("tags")
+    store.set_experiment_tag(exp_id, ExperimentTag("k", "v"))
+    store.delete_experiment_tag(exp_id, "k")
+    assert store.get_experiment(exp_id).tags == {}
+    with pytest.raises(ResourceDoesNotExist):
+        store.delete_experiment_tag(exp_id, "k")
+
+
 def test_log_batch_unbounded_has_no_request_limits(store):
     run_id = _run(store).info.run_id
     store.log_batch_unbounded(run_id, [Metric("m", float(i), i, i) for i in range(5000)], [], [])
@@ -426,8 +445,9 @@ def test_record_logged_model(store):
     import json
 
     run_id = _run(store).info.run_id
-    store.record_logged_model(run_id, {"artifact_path": "model", "flavors": {}, "run_id": run_id})
-    store.record_logged_model(run_id, {"artifact_path": "model2", "flavors": {}, "run_id": run_id})
+    for path in ("model", "model2"):
+        store.record_logged_model(run_id, {"artifact_path": path, "flavors": {"python_function": {}}, "run_id": run_id,
+                                           "utc_time_created": "2026-11-26 00:00:00.000000", "model_uuid": "u"})
     history = json.loads(store.get_run(run_id).data.tags["mlflow.log-model.history"])
     assert [h["artifact_path"] for h in history] == ["model", "model2"]
 

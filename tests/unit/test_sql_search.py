@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -22,9 +24,10 @@ INF = 1.7976931348623157e308
 _ids = itertools.count(1)
 
 
-@pytest.fixture
-def engine(tmp_path):
-    eng = sa.create_engine(f"sqlite:///{tmp_path / 'search.db'}")
+POSTGRES_URL = os.environ.get("FLUVIAL_TEST_POSTGRES_URL")
+
+
+def _seed(eng):
     schema.metadata.create_all(eng)
     with eng.begin() as conn:
         conn.execute(sa.insert(schema.experiments), [
@@ -33,8 +36,46 @@ def engine(tmp_path):
             {"experiment_id": 1, "name": "other", "lifecycle_stage": "active", "creation_time": 200,
              "last_update_time": 200},
         ])
-    yield eng
-    eng.dispose()
+    return eng
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def module_engine(request, tmp_path_factory):
+    """A factory of fresh, seeded databases on one backend (SQLite files; PostgreSQL when configured)."""
+    if request.param == "postgres" and not POSTGRES_URL:
+        pytest.skip("FLUVIAL_TEST_POSTGRES_URL is not set: run through `make test` (scripts/with-postgres.sh)")
+    made: list[sa.Engine] = []
+    databases: list[str] = []
+    admin = None
+    if request.param == "postgres":
+        url = sa.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+
+    def make():
+        if admin is None:
+            eng = sa.create_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'search.db'}")
+        else:
+            name = f"search_{uuid.uuid4().hex[:12]}"
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {name}")
+            databases.append(name)
+            eng = sa.create_engine(admin.url.set(database=name))
+        made.append(eng)
+        return _seed(eng)
+
+    yield make
+    for eng in made:
+        eng.dispose()
+    if admin is not None:
+        with admin.connect() as conn:
+            for name in databases:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(module_engine):
+    return module_engine()
 
 
 def add_run(engine, run_id, *, experiment_id=0, start=None, end=None, status="FINISHED", stage="active",
@@ -86,8 +127,9 @@ def matching(engine, filter_string):
 # ---- metrics --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def metric_runs(engine):
+@pytest.fixture(scope="module")
+def metric_runs(module_engine):
+    engine = module_engine()
     add_run(engine, "r1", start=1, metrics={"acc": 0.5, "loss": 1.0})
     add_run(engine, "r2", start=2, metrics={"acc": 0.9})
     add_run(engine, "r3", start=3, metrics={"acc": float("nan")})
@@ -121,8 +163,9 @@ def test_metric_comparators(metric_runs, filter_string, expected):
 STRINGS = ["Apple", "apple", "ap_le", "apXle", "a%x", "a*b", "a?c", "a[b]", "back\\slash", "ÄPFEL"]
 
 
-@pytest.fixture
-def string_runs(engine):
+@pytest.fixture(scope="module")
+def string_runs(module_engine):
+    engine = module_engine()
     for i, value in enumerate(STRINGS):
         add_run(engine, f"s{i}", start=i, params={"p": value}, tags={"t": value})
     add_run(engine, "none", start=100)  # lacks p and t
@@ -183,8 +226,9 @@ def test_compiled_statement_cache_uses_each_querys_pattern(string_runs):
 # ---- attributes -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def attr_runs(engine):
+@pytest.fixture(scope="module")
+def attr_runs(module_engine):
+    engine = module_engine()
     add_run(engine, "aaa1", start=10, end=20, status="FINISHED", user="alice", name="Train-1")
     add_run(engine, "bbb2", start=30, end=None, status="RUNNING", user="Bob", name="train-2")
     add_run(engine, "ccc3", start=50, end=60, status="FAILED", user="carol", artifact_uri="s3://b/x")
@@ -220,6 +264,8 @@ def attr_runs(engine):
         ("run_name ILIKE 'train%'", ["aaa1", "bbb2"]),
         ("run_name != 'Train-1'", ["bbb2"]),
         ("status = 'FINISHED' AND start_time < 5", []),
+        ("start_time < 99999999999999999999999", ["aaa1", "bbb2", "ccc3"]),
+        ("start_time > -1e400", ["aaa1", "bbb2", "ccc3"]),
     ],
 )
 def test_attribute_filters(attr_runs, filter_string, expected):
@@ -229,8 +275,9 @@ def test_attribute_filters(attr_runs, filter_string, expected):
 # ---- datasets -------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def dataset_runs(engine):
+@pytest.fixture(scope="module")
+def dataset_runs(module_engine):
+    engine = module_engine()
     add_run(engine, "d1", start=1)
     add_run(engine, "d2", start=2)
     add_run(engine, "d3", start=3)
@@ -281,8 +328,9 @@ def test_view_types_and_experiment_ids(engine):
 # ---- ordering -------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def order_runs(engine):
+@pytest.fixture(scope="module")
+def order_runs(module_engine):
+    engine = module_engine()
     add_run(engine, "o1", start=5, end=9, metrics={"m": 2.0}, params={"p": "b"}, tags={"t": "y"})
     add_run(engine, "o2", start=5, end=None, metrics={"m": float("nan")}, params={"p": "a"})
     add_run(engine, "o3", start=7, end=8, metrics={"m": -1.0}, tags={"t": "x"})
@@ -343,8 +391,9 @@ def test_invalid_filter_raises_before_sql(engine):
 # ---- experiments ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def exp_engine(engine):
+@pytest.fixture(scope="module")
+def exp_engine(module_engine):
+    engine = module_engine()
     with engine.begin() as conn:
         conn.execute(sa.insert(schema.experiments), [
             {"experiment_id": 2, "name": "Alpha_one", "lifecycle_stage": "active", "creation_time": 300,

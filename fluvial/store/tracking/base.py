@@ -60,6 +60,9 @@ class TrackingStore(abc.ABC):
     @abc.abstractmethod
     def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag) -> None: ...
 
+    @abc.abstractmethod
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None: ...
+
     # ---- runs ---------------------------------------------------------------------------------
     @abc.abstractmethod
     def create_run(

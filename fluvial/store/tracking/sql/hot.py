@@ -1,4 +1,4 @@
-"""The log_metric hot path: three prepared statements on a raw driver cursor, one transaction.
+"""The metric-logging hot paths: prepared statements on a raw driver cursor, inside one transaction.
 
 Built per dialect (SQLite and PostgreSQL share the ON CONFLICT forms); other dialects use the
 general Core path in ``store.py``.
@@ -14,7 +14,7 @@ from fluvial.store.tracking.sql import schema as s
 from fluvial.store.tracking.sql.statements import Prepared, _greater
 
 HOT_DIALECTS = ("sqlite", "postgresql")
-_METRIC_COLUMNS = ("key", "value", "timestamp", "step", "is_nan", "run_uuid")
+METRIC_COLUMNS = ("key", "value", "timestamp", "step", "is_nan", "run_uuid")
 _cache: dict[str, tuple[Prepared, Prepared, Prepared]] = {}
 
 
@@ -24,7 +24,7 @@ def _build(dialect_name: str) -> tuple[Prepared, Prepared, Prepared]:
     else:
         from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
     run_state = sa.select(s.runs.c.lifecycle_stage).where(s.runs.c.run_uuid == sa.bindparam("run_uuid"))
-    values: dict[str, Any] = {c: sa.bindparam(c) for c in _METRIC_COLUMNS}
+    values: dict[str, Any] = {c: sa.bindparam(c) for c in METRIC_COLUMNS}
     insert_metric = insert(s.metrics).values(values).on_conflict_do_nothing()
     latest = insert(s.latest_metrics).values(values)
     cols = ("step", "timestamp", "value")
@@ -54,3 +54,13 @@ def log_metric_row(cursor: Any, dialect: sa.Dialect, row: dict[str, Any]) -> str
     insert_metric.execute(cursor, dialect, row)
     upsert_latest.execute(cursor, dialect, row)
     return "active"
+
+
+def write_metric_rows(
+    cursor: Any, dialect: sa.Dialect, rows: list[tuple[Any, ...]], latest: list[tuple[Any, ...]]
+) -> None:
+    """Bulk-insert metric points (tuples in METRIC_COLUMNS order) and upsert the latest value per key;
+    the caller has checked the run, in the same transaction."""
+    _run_state, insert_metric, upsert_latest = statements(dialect.name)
+    insert_metric.executemany(cursor, dialect, rows, METRIC_COLUMNS)
+    upsert_latest.executemany(cursor, dialect, latest, METRIC_COLUMNS)

@@ -80,6 +80,25 @@ def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
+_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _fetch_children(conn: sa.Connection, table: str, columns: str, ids: list[str]) -> list[tuple[Any, ...]]:
+    """``SELECT <columns> FROM <table> WHERE run_uuid IN (<ids>)`` as plain tuples on the driver cursor
+    (a page of runs has thousands of child rows; SQLAlchemy's Row objects cost more than the query)."""
+    mark = _MARKS.get(conn.dialect.paramstyle)
+    if mark is None:  # drivers with other parameter styles take the Core path
+        tbl = s.metadata.tables[table]
+        cols = [tbl.c[c.strip().strip('"')] for c in columns.split(",")]
+        return [tuple(r) for r in conn.execute(sa.select(*cols).where(tbl.c.run_uuid.in_(ids)))]
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(f"SELECT {columns} FROM {table} WHERE run_uuid IN ({', '.join([mark] * len(ids))})", ids)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def runs(conn: sa.Connection, rows: Sequence[Any]) -> list[Run]:
     """Build full ``Run`` objects for run rows: latest metrics, params, tags and dataset inputs."""
     ids = [r.run_uuid for r in rows]
@@ -87,20 +106,15 @@ def runs(conn: sa.Connection, rows: Sequence[Any]) -> list[Run]:
     params: dict[str, list[Param]] = defaultdict(list)
     tags: dict[str, list[RunTag]] = defaultdict(list)
     inputs: dict[str, list[DatasetInput]] = defaultdict(list)
-    lm, p, t = s.latest_metrics, s.params, s.tags
+    q = conn.dialect.identifier_preparer.quote
+    metric_cols = f"run_uuid, {q('key')}, value, {q('timestamp')}, step, is_nan"
     for chunk in _chunks(ids):
-        for m in conn.execute(
-            sa.select(lm.c.run_uuid, lm.c.key, lm.c.value, lm.c.timestamp, lm.c.step, lm.c.is_nan).where(
-                lm.c.run_uuid.in_(chunk)
-            )
-        ):
-            metrics[m.run_uuid].append(
-                Metric(m.key, decode_metric_value(m.value, m.is_nan), m.timestamp or 0, m.step or 0)
-            )
-        for row in conn.execute(sa.select(p.c.run_uuid, p.c.key, p.c.value).where(p.c.run_uuid.in_(chunk))):
-            params[row.run_uuid].append(Param(row.key, row.value))
-        for row in conn.execute(sa.select(t.c.run_uuid, t.c.key, t.c.value).where(t.c.run_uuid.in_(chunk))):
-            tags[row.run_uuid].append(RunTag(row.key, row.value or ""))
+        for run_uuid, key, value, timestamp, step, is_nan in _fetch_children(conn, "latest_metrics", metric_cols, chunk):
+            metrics[run_uuid].append(Metric(key, math.nan if is_nan else float(value), timestamp or 0, step or 0))
+        for run_uuid, key, value in _fetch_children(conn, "params", f"run_uuid, {q('key')}, value", chunk):
+            params[run_uuid].append(Param(key, value))
+        for run_uuid, key, value in _fetch_children(conn, "tags", f"run_uuid, {q('key')}, value", chunk):
+            tags[run_uuid].append(RunTag(key, value or ""))
         for run_id, dataset_input in _dataset_inputs(conn, chunk):
             inputs[run_id].append(dataset_input)
     return [

@@ -162,6 +162,8 @@ def comparison_clause(column: ColumnElement[Any], comparator: str, value: Any) -
         return column.in_(values) if comparator == "IN" else column.not_in(values)
     if isinstance(value, str):
         return string_match(column, comparator, value)
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        value = float(value)  # beyond BIGINT: compare as a double instead of overflowing the driver
     bound = sa.literal(value, sa.Float()) if isinstance(value, float) else sa.literal(value, sa.BigInteger())
     return _NUMERIC_OPS[comparator](column, bound)  # type: ignore[no-any-return]
 

@@ -107,3 +107,18 @@ class Prepared:
         sql, order = self._for(dialect)
         cursor.execute(sql, tuple(params[name] for name in order) if order is not None else params)
         return cursor.rowcount
+
+    def executemany(
+        self, cursor: Any, dialect: sa.Dialect, rows: Sequence[tuple[Any, ...]], columns: Sequence[str]
+    ) -> None:
+        """Run for each row, rows being tuples of ``columns``' values."""
+        if not rows:
+            return
+        sql, order = self._for(dialect)
+        if order is None:  # named parameters
+            cursor.executemany(sql, [dict(zip(columns, row, strict=False)) for row in rows])
+        elif tuple(order) == tuple(columns):
+            cursor.executemany(sql, rows)
+        else:
+            index = [list(columns).index(name) for name in order]
+            cursor.executemany(sql, [tuple(row[i] for i in index) for row in rows])

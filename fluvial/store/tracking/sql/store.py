@@ -264,6 +264,19 @@ class SqlTrackingStore(TrackingStore):
                 update=("value",),
             )
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        t = s.experiment_tags
+        with write_transaction(self.engine) as conn:
+            row = self._experiment_row(conn, experiment_id)
+            if row.lifecycle_stage != LifecycleStage.ACTIVE:
+                raise InvalidParameterValue(
+                    f"The experiment {experiment_id} must be in the 'active' state. "
+                    f"Current state is {row.lifecycle_stage}."
+                )
+            result = conn.execute(sa.delete(t).where(t.c.experiment_id == row.experiment_id, t.c.key == key))
+            if result.rowcount == 0:
+                raise ResourceDoesNotExist(f"No tag with name: {key} in experiment with id {experiment_id}")
+
     # ---- runs -------------------------------------------------------------------------------------
     def create_run(
         self,
@@ -387,37 +400,42 @@ class SqlTrackingStore(TrackingStore):
 
     # ---- logging ----------------------------------------------------------------------------------
     @staticmethod
-    def _metric_rows(run_id: str, metrics: Sequence[Metric]) -> list[dict[str, Any]]:
+    def _metric_rows(run_id: str, metrics: Sequence[Metric]) -> list[tuple[Any, ...]]:
+        """Validated rows in ``hot.METRIC_COLUMNS`` order; plain ints and floats skip the slow checks."""
         rows = []
+        checked: set[str] = set()
+        encode = loading.encode_metric_value
         for m in metrics:
-            v.validate_key(m.key, "metric")
-            value, is_nan = loading.encode_metric_value(v.metric_value(m.key, m.value))
-            rows.append(
-                {
-                    "key": m.key,
-                    "value": value,
-                    "timestamp": v.metric_timestamp(m.key, m.timestamp),
-                    "step": v.metric_step(m.key, m.step),
-                    "is_nan": is_nan,
-                    "run_uuid": run_id,
-                }
-            )
+            key, value, timestamp, step = m.key, m.value, m.timestamp, m.step
+            if key not in checked:  # each distinct key once per batch
+                v.validate_key(key, "metric")
+                checked.add(key)
+            if type(value) is not float:
+                value = v.metric_value(key, value)
+            if type(timestamp) is not int or timestamp < 0:
+                timestamp = v.metric_timestamp(key, timestamp)
+            if type(step) is not int:
+                step = v.metric_step(key, step)
+            stored, is_nan = encode(value) if value - value != 0.0 else (value, False)  # NaN or +-inf
+            rows.append((key, stored, timestamp, step, is_nan, run_id))
         return rows
 
     @staticmethod
-    def _write_metrics(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        insert_ignore(conn, s.metrics, rows)
-        latest: dict[str, dict[str, Any]] = {}
-        for row in rows:  # newest per key within the batch, then one upsert per key
-            cur = latest.get(row["key"])
-            if cur is None or (row["step"], row["timestamp"], row["value"]) > (
-                cur["step"], cur["timestamp"], cur["value"]
-            ):
-                latest[row["key"]] = row
+    def _write_metrics(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+        latest: dict[str, tuple[Any, ...]] = {}
+        for row in rows:  # newest per key within the batch by (step, timestamp, value); one upsert per key
+            cur = latest.get(row[0])
+            if cur is None or (row[3], row[2], row[1]) > (cur[3], cur[2], cur[1]):
+                latest[row[0]] = row
+        if conn.dialect.name in hot.HOT_DIALECTS:  # bulk insert on the driver cursor, same transaction
+            hot.write_metric_rows(conn.connection.cursor(), conn.dialect, rows, list(latest.values()))
+            return
+        names = hot.METRIC_COLUMNS
+        insert_ignore(conn, s.metrics, [dict(zip(names, r, strict=False)) for r in rows])
         upsert(
             conn,
             s.latest_metrics,
-            list(latest.values()),
+            [dict(zip(names, r, strict=False)) for r in latest.values()],
             keys=("key", "run_uuid"),
             update=("value", "timestamp", "step", "is_nan"),
             newer_by=("step", "timestamp", "value"),
@@ -432,7 +450,7 @@ class SqlTrackingStore(TrackingStore):
                 self._write_metrics(conn, rows)
             return
         with raw_write_transaction(self.engine) as cursor:
-            stage = hot.log_metric_row(cursor, dialect, rows[0])
+            stage = hot.log_metric_row(cursor, dialect, dict(zip(hot.METRIC_COLUMNS, rows[0], strict=False)))
             if stage is None:
                 raise ResourceDoesNotExist(f"Run with id={run_id} not found")
             if stage != LifecycleStage.ACTIVE:

@@ -1,0 +1,153 @@
+"""The benchmark workloads, one script for both sides.
+
+    python _workload.py <module> <workload> '<json kwargs>'
+
+imports ``<module>`` (``fluvial`` or ``mlflow``) as ``mlflow`` and runs the same code with it, so both
+sides do exactly the same calls. Timings are taken here, inside the process, with
+``time.perf_counter`` (wall) and ``time.process_time`` (CPU); set-up and warm-up are not timed.
+The last stdout line is ``BENCH-RESULT <json>``. Standard library only (besides ``<module>``): the
+harness copies this file into a fresh temporary directory and runs it there with each side's Python.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import random
+import sys
+import time
+from typing import Any
+
+RESULT_PREFIX = "BENCH-RESULT "
+
+
+def _tracking(mlflow: Any, db: str) -> None:
+    mlflow.set_tracking_uri(f"sqlite:///{db}")
+
+
+def log_metric(mlflow: Any, entities: Any, db: str, calls: int, repeats: int, warmup: int) -> dict:
+    """``calls`` x ``mlflow.log_metric("m", i, step=i)`` in one run, ``repeats`` times (a new run each)."""
+    _tracking(mlflow, db)
+    mlflow.set_experiment("bench")
+    with mlflow.start_run():  # warm-up: store, connection pool, first statements
+        for i in range(warmup):
+            mlflow.log_metric("warmup", i, step=i)
+    samples = []
+    for _ in range(repeats):
+        with mlflow.start_run() as run:
+            wall0, cpu0 = time.perf_counter(), time.process_time()
+            for i in range(calls):
+                mlflow.log_metric("m", i, step=i)
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        samples.append({"wall": wall, "cpu": cpu})
+        history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "m")
+        if len(history) != calls or max(m.step for m in history) != calls - 1:
+            raise SystemExit(f"log_metric: expected {calls} points, found {len(history)}")
+    return {"samples": samples}
+
+
+def log_batch(mlflow: Any, entities: Any, db: str, points: int, keys: int, repeats: int) -> dict:
+    """One ``MlflowClient().log_batch`` call with ``points`` distinct (key, step) metrics, ``repeats``
+    times (a new run each)."""
+    _tracking(mlflow, db)
+    client = mlflow.MlflowClient()
+    experiment_id = client.create_experiment("bench")
+    timestamp = int(time.time() * 1000)
+    metrics = [
+        entities.Metric(key=f"k{i % keys}", value=i * 0.5, timestamp=timestamp, step=i // keys) for i in range(points)
+    ]
+    warm = client.create_run(experiment_id)  # warm-up: store, connection pool, first statements
+    client.log_batch(warm.info.run_id, metrics=metrics[:keys])
+    samples = []
+    for _ in range(repeats):
+        run_id = client.create_run(experiment_id).info.run_id
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        client.log_batch(run_id, metrics=metrics)
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        samples.append({"wall": wall, "cpu": cpu})
+        history = client.get_metric_history(run_id, "k0")
+        latest = client.get_run(run_id).data.metrics
+        if len(history) != points // keys or len(latest) != keys:
+            raise SystemExit(f"log_batch: expected {points // keys} points of k0, found {len(history)}")
+    return {"samples": samples}
+
+
+def populate(
+    mlflow: Any, entities: Any, db: str, runs: int, params: int, metrics: int, tags: int, seed: int
+) -> dict:
+    """``runs`` finished runs with ``params`` params (p1..), ``metrics`` metrics (m1..) and ``tags`` tags
+    (t1..) each, from a seeded generator: every population with the same arguments is the same data."""
+    _tracking(mlflow, db)
+    rng = random.Random(seed)
+    client = mlflow.MlflowClient()
+    experiment_id = client.create_experiment("bench")
+    start = 1_700_000_000_000
+    for n in range(runs):
+        run = client.create_run(experiment_id, start_time=start + n * 1000, run_name=f"run-{n}")
+        run_id = run.info.run_id
+        client.log_batch(
+            run_id,
+            metrics=[entities.Metric(f"m{j}", rng.random(), start + n * 1000, 0) for j in range(1, metrics + 1)],
+            params=[entities.Param(f"p{j}", rng.choice("abcd")) for j in range(1, params + 1)],
+            tags=[entities.RunTag(f"t{j}", f"tag-{rng.randrange(100)}") for j in range(1, tags + 1)],
+        )
+        client.set_terminated(run_id, "FINISHED", end_time=start + n * 1000 + 500)
+    return {"experiment_id": experiment_id}
+
+
+def search_runs(
+    mlflow: Any,
+    entities: Any,
+    db: str,
+    filter_string: str,
+    order_by: list[str],
+    max_results: int,
+    repeats: int,
+    warmup: int,
+) -> dict:
+    """``MlflowClient().search_runs`` and ``mlflow.search_runs`` (a DataFrame) on a populated database."""
+    _tracking(mlflow, db)
+    client = mlflow.MlflowClient()
+    experiment_id = client.get_experiment_by_name("bench").experiment_id
+
+    def client_search() -> Any:
+        return client.search_runs([experiment_id], filter_string, order_by=order_by, max_results=max_results)
+
+    def frame_search() -> Any:
+        return mlflow.search_runs(
+            experiment_ids=[experiment_id], filter_string=filter_string, order_by=order_by, max_results=max_results
+        )
+
+    out: dict[str, Any] = {}
+    for name, call in (("client", client_search), ("dataframe", frame_search)):
+        for _ in range(warmup):
+            result = call()
+        samples = []
+        for _ in range(repeats):
+            wall0, cpu0 = time.perf_counter(), time.process_time()
+            result = call()
+            samples.append({"wall": time.perf_counter() - wall0, "cpu": time.process_time() - cpu0})
+        out[name] = samples
+        if name == "client":
+            out["run_ids"] = [r.info.run_id for r in result]
+        else:
+            out["frame_shape"] = list(result.shape)
+            out["frame_run_ids"] = list(result["run_id"])
+    return out
+
+
+WORKLOADS = {"log_metric": log_metric, "log_batch": log_batch, "populate": populate, "search_runs": search_runs}
+
+
+def main(argv: list[str]) -> None:
+    module_name, workload, raw_args = argv
+    mlflow = importlib.import_module(module_name)
+    entities = importlib.import_module(f"{module_name}.entities")
+    result = WORKLOADS[workload](mlflow, entities, **json.loads(raw_args))
+    result["version"] = getattr(mlflow, "__version__", "?")
+    sys.stdout.write(RESULT_PREFIX + json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

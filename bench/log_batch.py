@@ -1,0 +1,31 @@
+"""``log_batch``: one ``MlflowClient().log_batch`` call with 10,000 distinct (key, step) metric points."""
+
+from __future__ import annotations
+
+from bench._harness import Row, Side, fmt_samples, log, median_of, run_workload
+
+NAME = "log_batch"
+POINTS = 10_000
+KEYS = 10
+REPEATS = 3
+BAR = 20
+
+
+def run(fluvial: Side, mlflow: Side | None) -> tuple[list[Row], str]:
+    kwargs = {"points": POINTS, "keys": KEYS, "repeats": REPEATS}
+    results = {}
+    for side in (fluvial, mlflow):
+        if side is None:
+            continue
+        log(f"{NAME}: {side.label}: {REPEATS} x log_batch of {POINTS:,} metrics")
+        samples = run_workload(side, NAME, kwargs, timeout=600)["samples"]
+        wall = median_of(samples, "wall")
+        results[side.module] = (POINTS / wall, wall * 1000)
+        log(f"{NAME}: {side.label}: {POINTS / wall:,.0f} metrics/s "
+            f"(walls: {fmt_samples(samples)})")
+    f, m = results["fluvial"], results.get("mlflow")
+    rows = [
+        Row(NAME, "metrics per second", "metrics/s", f[0], m and m[0], True, BAR),
+        Row(NAME, f"one {POINTS:,}-point call", "ms", f[1], m and m[1], False),
+    ]
+    return rows, f"median of {REPEATS} calls, {KEYS} keys x {POINTS // KEYS:,} steps each."

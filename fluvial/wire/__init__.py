@@ -1,0 +1,1 @@
+"""The only place that knows MLflow's REST JSON: endpoint table, field types and entity codecs."""

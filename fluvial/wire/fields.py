@@ -1,0 +1,182 @@
+"""Field types of MLflow's protobuf messages and their JSON mapping (reference §1.2-§1.3).
+
+Decoding accepts what MLflow's server accepts: int64 as numbers or decimal strings, enums by name or
+number, doubles with "NaN"/"Infinity"/"-Infinity", query-string values (always strings, lists as
+repeated keys). Errors name the field path (``metrics[0].timestamp``).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from fluvial.exceptions import InvalidParameterValue
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: str  # "string" | "int64" | "int32" | "double" | "bool" | "enum" | "message"
+    required: bool = False
+    repeated: bool = False
+    enum: type[enum.IntEnum] | None = None
+    message: dict[str, Field] | None = None
+
+
+def string(required: bool = False, repeated: bool = False) -> Field:
+    return Field("string", required, repeated)
+
+
+def int64(required: bool = False) -> Field:
+    return Field("int64", required)
+
+
+def int32(required: bool = False) -> Field:
+    return Field("int32", required)
+
+
+def double(required: bool = False) -> Field:
+    return Field("double", required)
+
+
+def boolean(required: bool = False) -> Field:
+    return Field("bool", required)
+
+
+def enum_of(cls: type[enum.IntEnum], required: bool = False) -> Field:
+    return Field("enum", required, enum=cls)
+
+
+def message(fields: dict[str, Field], required: bool = False, repeated: bool = False) -> Field:
+    return Field("message", required, repeated, message=fields)
+
+
+def missing(path: str) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"Missing value for required parameter '{path}'. See the API docs for more information about request "
+        "parameters."
+    )
+
+
+def _bad(path: str, value: Any, expected: str) -> InvalidParameterValue:
+    shown = repr(value)
+    if len(shown) > 100:
+        shown = shown[:100] + "..."
+    return InvalidParameterValue(f"Invalid value {shown} for parameter '{path}' supplied: expected {expected}.")
+
+
+_NON_FINITE = {"NaN": math.nan, "nan": math.nan, "Infinity": math.inf, "inf": math.inf, "-Infinity": -math.inf,
+               "-inf": -math.inf}
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def _scalar(field: Field, value: Any, path: str) -> Any:
+    kind = field.kind
+    if kind == "string":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)  # MLflow's parser stringifies numeric ids
+        raise _bad(path, value, "a string")
+    if kind in ("int64", "int32"):
+        if isinstance(value, bool):
+            raise _bad(path, value, "an integer")
+        if isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                raise _bad(path, value, "an integer") from None
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise _bad(path, value, "an integer")
+            value = int(value)
+        if not isinstance(value, int):
+            raise _bad(path, value, "an integer")
+        low, high = (INT64_MIN, INT64_MAX) if kind == "int64" else (INT32_MIN, INT32_MAX)
+        if not low <= value <= high:
+            raise _bad(path, value, f"an integer in [{low}, {high}]")
+        return value
+    if kind == "double":
+        if isinstance(value, bool):
+            raise _bad(path, value, "a number")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            if value in _NON_FINITE:
+                return _NON_FINITE[value]
+            try:
+                return float(value)
+            except ValueError:
+                raise _bad(path, value, "a number") from None
+        raise _bad(path, value, "a number")
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise _bad(path, value, "true or false")
+    if kind == "enum":
+        assert field.enum is not None
+        if isinstance(value, str):
+            if value in field.enum.__members__:
+                return field.enum[value]
+            if value.isdigit():
+                value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            try:
+                return field.enum(value)
+            except ValueError:
+                pass
+        raise _bad(path, value, f"one of {list(field.enum.__members__)}")
+    raise AssertionError(kind)
+
+
+def decode(fields: dict[str, Field], data: Any, path: str = "") -> dict[str, Any]:
+    """Typed values for the fields present in ``data`` (unknown keys ignored; required checked)."""
+    if not isinstance(data, dict):
+        raise InvalidParameterValue(f"Expected a JSON object for '{path or 'request'}', got {type(data).__name__}.")
+    out: dict[str, Any] = {}
+    for name, field in fields.items():
+        where = f"{path}.{name}" if path else name
+        value = data.get(name)
+        if value is None or (field.repeated and value == []) or (field.kind == "string" and value == "" and field.required):
+            if field.required:
+                raise missing(where)
+            continue
+        if field.repeated:
+            items = value if isinstance(value, list) else [value]
+            if field.kind == "message":
+                assert field.message is not None
+                out[name] = [decode(field.message, item, f"{where}[{i}]") for i, item in enumerate(items)]
+            else:
+                out[name] = [_scalar(field, item, f"{where}[{i}]") for i, item in enumerate(items)]
+        elif field.kind == "message":
+            assert field.message is not None
+            out[name] = decode(field.message, value, where)
+        else:
+            if isinstance(value, list):  # a query key given twice for a single field: the first wins
+                value = value[0]
+            out[name] = _scalar(field, value, where)
+    return out
+
+
+def query_to_dict(pairs: list[tuple[str, str]], fields: dict[str, Field]) -> dict[str, Any]:
+    """Query-string pairs as the JSON-like dict ``decode`` takes (repeated keys become lists)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        field = fields.get(key)
+        if field is not None and field.repeated:
+            out.setdefault(key, []).append(value)
+        elif key not in out:
+            out[key] = value
+    return out
+
+
+def encode_double(value: float) -> float | str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
