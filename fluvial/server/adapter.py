@@ -7,10 +7,9 @@ import logging
 from typing import Any
 
 import orjson
-from starlette.requests import Request
 from starlette.responses import Response
 
-from fluvial.exceptions import HTTP_STATUS, InvalidParameterValue, MlflowException
+from fluvial.exceptions import InvalidParameterValue, MlflowException
 from fluvial.server.config import Stores
 from fluvial.server.handlers import Handler
 from fluvial.wire.endpoints import Endpoint
@@ -29,13 +28,17 @@ class RequestTooLarge(InvalidParameterValue):
 
 
 def error_response(exc: MlflowException) -> Response:
-    status = 413 if isinstance(exc, RequestTooLarge) else _STATUS_OVERRIDES.get(exc.error_code, exc.http_status)
-    body = {"error_code": exc.error_code, "message": exc.message}
-    return Response(orjson.dumps(body), status_code=status, media_type=JSON_TYPE)
+    status, body = error_body(exc)
+    return Response(body, status_code=status, media_type=JSON_TYPE)
+
+
+def error_pair(status: int, code: str, message: str) -> tuple[int, bytes]:
+    return status, orjson.dumps({"error_code": code, "message": message})
 
 
 def json_error(status: int, code: str, message: str) -> Response:
-    return Response(orjson.dumps({"error_code": code, "message": message}), status_code=status, media_type=JSON_TYPE)
+    status, body = error_pair(status, code, message)
+    return Response(body, status_code=status, media_type=JSON_TYPE)
 
 
 def internal_error(exc: BaseException) -> Response:
@@ -48,18 +51,7 @@ def internal_error(exc: BaseException) -> Response:
     return json_error(500, "INTERNAL_ERROR", f"Internal server error ({type(exc).__name__}); see the server log.")
 
 
-async def read_json_body(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestTooLarge(f"Request body of {declared} bytes exceeds the limit of {limit} bytes.")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestTooLarge(f"Request body exceeds the limit of {limit} bytes.")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+def parse_json_body(body: bytes) -> Any:
     if not body.strip():
         return {}
     try:
@@ -71,31 +63,60 @@ async def read_json_body(request: Request, limit: int) -> Any:
     return data
 
 
-def _check_content_type(request: Request) -> None:
-    content_type = request.headers.get("content-type")
+async def read_json_body(request: Any, limit: int) -> Any:
+    """The JSON body of a Starlette request (routes outside the RPC table, e.g. multipart uploads)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(f"Request body of {declared} bytes exceeds the limit of {limit} bytes.")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge(f"Request body exceeds the limit of {limit} bytes.")
+        chunks.append(chunk)
+    return parse_json_body(b"".join(chunks))
+
+
+def check_content_type(content_type: str | None) -> None:
     if content_type is None:
         raise InvalidParameterValue("Bad Request. Content-Type header is missing.")
     if content_type.split(";")[0].strip().lower() != JSON_TYPE:
         raise InvalidParameterValue(f"Bad Request. Content-Type must be one of {[JSON_TYPE]}.")
 
 
-async def call(endpoint: Endpoint, handler: Handler, stores: Stores, request: Request) -> Response:
-    """Decode -> handler -> encode, with every MlflowException mapped to its JSON error."""
+def call(
+    endpoint: Endpoint,
+    handler: Handler,
+    stores: Stores,
+    method: str,
+    query: list[tuple[str, str]],
+    content_type: str | None,
+    body: bytes,
+    path_params: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
+    """Decode -> handler -> encode: (HTTP status, JSON body), every MlflowException mapped to its error.
+    ``path_params`` (from paths like ``/logged-models/{model_id}``) win over the same names in the body."""
     try:
-        if request.method == "GET":
-            raw = query_to_dict(list(request.query_params.multi_items()), endpoint.request)
+        if method == "GET":
+            raw = query_to_dict(query, endpoint.request)
         else:
-            if request.method in ("POST", "PUT"):
-                _check_content_type(request)
-            raw = await read_json_body(request, stores.config.max_request_bytes)
-        message = decode(endpoint.request, raw)
-        result = handler(stores, message)
+            if method in ("POST", "PUT"):
+                check_content_type(content_type)
+            raw = parse_json_body(body)
+        if path_params:
+            if not isinstance(raw, dict):
+                raise InvalidParameterValue(f"Expected a JSON object for 'request', got {type(raw).__name__}.")
+            raw = {**raw, **path_params}
+        result = handler(stores, decode(endpoint.request, raw))
     except MlflowException as exc:
-        return error_response(exc)
+        return error_body(exc)
     except Exception as exc:
-        return internal_error(exc)
-    return Response(orjson.dumps(result), media_type=JSON_TYPE)
+        response = internal_error(exc)
+        return response.status_code, bytes(response.body)
+    return 200, orjson.dumps(result)
 
 
-def status_of(code: str) -> int:
-    return _STATUS_OVERRIDES.get(code, HTTP_STATUS.get(code, 500))
+def error_body(exc: MlflowException) -> tuple[int, bytes]:
+    status = 413 if isinstance(exc, RequestTooLarge) else _STATUS_OVERRIDES.get(exc.error_code, exc.http_status)
+    return status, orjson.dumps({"error_code": exc.error_code, "message": exc.message})

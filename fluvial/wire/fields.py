@@ -133,32 +133,50 @@ def _scalar(field: Field, value: Any, path: str) -> Any:
     raise AssertionError(kind)
 
 
+def _fast(field: Field, value: Any) -> bool:
+    """Whether ``value`` already has the field's type (the common case, checked without calls)."""
+    kind = field.kind
+    t = type(value)
+    if kind == "string":
+        return t is str
+    if kind == "double":
+        return t is float
+    if kind == "int64":
+        return t is int and INT64_MIN <= value <= INT64_MAX
+    if kind == "int32":
+        return t is int and INT32_MIN <= value <= INT32_MAX
+    return kind == "bool" and t is bool
+
+
 def decode(fields: dict[str, Field], data: Any, path: str = "") -> dict[str, Any]:
     """Typed values for the fields present in ``data`` (unknown keys ignored; required checked)."""
-    if not isinstance(data, dict):
+    if type(data) is not dict:
         raise InvalidParameterValue(f"Expected a JSON object for '{path or 'request'}', got {type(data).__name__}.")
     out: dict[str, Any] = {}
     for name, field in fields.items():
-        where = f"{path}.{name}" if path else name
         value = data.get(name)
         if value is None or (field.repeated and value == []) or (field.kind == "string" and value == "" and field.required):
             if field.required:
-                raise missing(where)
+                raise missing(f"{path}.{name}" if path else name)
             continue
         if field.repeated:
+            where = f"{path}.{name}" if path else name
             items = value if isinstance(value, list) else [value]
             if field.kind == "message":
                 assert field.message is not None
                 out[name] = [decode(field.message, item, f"{where}[{i}]") for i, item in enumerate(items)]
             else:
-                out[name] = [_scalar(field, item, f"{where}[{i}]") for i, item in enumerate(items)]
+                out[name] = [item if _fast(field, item) else _scalar(field, item, f"{where}[{i}]")
+                             for i, item in enumerate(items)]
         elif field.kind == "message":
             assert field.message is not None
-            out[name] = decode(field.message, value, where)
+            out[name] = decode(field.message, value, f"{path}.{name}" if path else name)
+        elif _fast(field, value):
+            out[name] = value
         else:
             if isinstance(value, list):  # a query key given twice for a single field: the first wins
                 value = value[0]
-            out[name] = _scalar(field, value, where)
+            out[name] = _scalar(field, value, f"{path}.{name}" if path else name)
     return out
 
 

@@ -87,10 +87,78 @@ def dispose_engines() -> None:
         _ENGINES.clear()
 
 
+class _WriterQueue:
+    """Writers to one SQLite file take turns here before BEGIN IMMEDIATE: a thread lock within the
+    process and ``flock`` on a sidecar file (``<db>-lock``) across processes. Waiters wake the moment
+    the lock is released, where SQLite's own busy handler would sleep and poll (1 ms, 2 ms, 5 ms, ...),
+    which wastes most of the time when transactions take a tenth of a millisecond. Processes that do not
+    take this lock (MLflow itself) are still kept correct by SQLite's locking and the busy timeout."""
+
+    def __init__(self, db_path: str) -> None:
+        self.thread_lock = threading.RLock()
+        self.depth = threading.local()  # a nested write transaction in the same thread keeps its turn
+        self.path = db_path + "-lock"
+        self.fd: int | None = None
+        self.pid = os.getpid()
+
+    def _fd(self) -> int | None:
+        if self.fd is None or self.pid != os.getpid():  # a forked worker opens its own descriptor
+            try:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:
+                return None  # read-only directory: SQLite's busy handler alone
+            self.pid = os.getpid()
+        return self.fd
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        import fcntl
+
+        with self.thread_lock:
+            depth = getattr(self.depth, "n", 0)
+            fd = self._fd()
+            if fd is None or depth:
+                self.depth.n = depth + 1
+                try:
+                    yield
+                finally:
+                    self.depth.n = depth
+                return
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self.depth.n = 1
+            try:
+                yield
+            finally:
+                self.depth.n = 0
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+_QUEUES: dict[str, _WriterQueue | None] = {}
+
+
+def _writer_queue(engine: sa.Engine) -> _WriterQueue | None:
+    key = str(engine.url)
+    if key not in _QUEUES:
+        database = engine.url.database
+        usable = engine.dialect.name == "sqlite" and database and database != ":memory:" and os.name == "posix"
+        _QUEUES[key] = _WriterQueue(os.path.abspath(database)) if usable else None  # type: ignore[arg-type]
+    return _QUEUES[key]
+
+
+@contextlib.contextmanager
+def _turn(engine: sa.Engine) -> Iterator[None]:
+    queue = _writer_queue(engine)
+    if queue is None:
+        yield
+    else:
+        with queue.turn():
+            yield
+
+
 @contextlib.contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A transaction that commits on success and rolls back on any error."""
-    with engine.connect() as conn:
+    with engine.connect() as conn, _turn(engine):
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         try:
@@ -119,15 +187,16 @@ def raw_write_transaction(engine: sa.Engine) -> Iterator[Any]:
     no SQLAlchemy execution machinery, just the pooled driver connection."""
     raw = engine.raw_connection()
     try:
-        cursor = raw.cursor()
-        if engine.dialect.name == "sqlite":
-            cursor.execute("BEGIN IMMEDIATE")
-        try:
-            yield cursor
-        except BaseException:
-            raw.rollback()
-            raise
-        raw.commit()
-        cursor.close()
+        with _turn(engine):
+            cursor = raw.cursor()
+            if engine.dialect.name == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                raw.rollback()
+                raise
+            raw.commit()
+            cursor.close()
     finally:
         raw.close()

@@ -1,0 +1,37 @@
+"""``fluvial db``: manage the schema of a tracking database."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group("db")
+def commands() -> None:
+    """Manage a tracking database."""
+
+
+@commands.command()
+@click.argument("url")
+def upgrade(url: str) -> None:
+    """Bring the database at URL to the schema fluvial uses (MLflow 2.22.5's, Alembic head 0584bdc529eb).
+
+    Missing tables, columns and indexes are added and the revision is stamped; existing data and
+    columns are never dropped or changed. An empty database gets the whole schema. Take a backup first.
+    """
+    from fluvial._internal.uri import is_sql_uri
+    from fluvial.exceptions import InvalidParameterValue
+
+    if not is_sql_uri(url):
+        raise InvalidParameterValue(
+            f"Not a database URL: {url!r}. Expected e.g. sqlite:///mlflow.db or postgresql://user@host/db"
+        )
+    from fluvial.store.tracking.sql import migrations, schema
+    from fluvial.store.tracking.sql.engine import get_engine
+
+    done = migrations.upgrade(get_engine(url))
+    for step in done:
+        click.echo(step)
+    if done:
+        click.echo(f"Database upgraded to revision {schema.MLFLOW_HEAD_REVISION}.")
+    else:
+        click.echo(f"Database is already at revision {schema.MLFLOW_HEAD_REVISION}; nothing to do.")

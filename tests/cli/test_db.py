@@ -1,0 +1,72 @@
+"""``fluvial db upgrade``: creates the schema, fills in what is missing, leaves data alone."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+
+import pytest
+import sqlalchemy as sa
+
+from fluvial.store.tracking.sql import schema
+
+MLFLOW_PYTHON = pathlib.Path(__file__).resolve().parents[2] / ".venvs" / "mlflow-2.22.5" / "bin" / "python"
+
+
+def _tables(uri: str) -> set[str]:
+    from fluvial.store.tracking.sql.engine import get_engine
+
+    with get_engine(uri).connect() as conn:
+        return set(sa.inspect(conn).get_table_names())
+
+
+def test_upgrade_creates_the_schema_then_has_nothing_to_do(db_uri, cli):
+    out = cli.ok("db", "upgrade", db_uri).stdout
+    assert "created table experiments" in out
+    assert out.strip().endswith(f"Database upgraded to revision {schema.MLFLOW_HEAD_REVISION}.")
+    assert {t.name for t in schema.metadata.sorted_tables} <= _tables(db_uri)
+    again = cli.ok("db", "upgrade", db_uri).stdout
+    assert again == f"Database is already at revision {schema.MLFLOW_HEAD_REVISION}; nothing to do.\n"
+
+
+def test_upgrade_adds_only_what_is_missing_and_keeps_data(tmp_path, cli):
+    uri = f"sqlite:///{tmp_path / 'old.db'}"
+    cli.ok("db", "upgrade", uri)
+    from fluvial.store.tracking.sql.engine import get_engine
+
+    engine = get_engine(uri)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(schema.experiments).values(experiment_id=7, name="keep me", lifecycle_stage="active"))
+        conn.exec_driver_sql("DROP TABLE trace_tags")
+        conn.exec_driver_sql("DROP INDEX index_params_run_uuid")
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'abcdef012345'")
+    out = cli.ok("db", "upgrade", uri).stdout.splitlines()
+    assert sorted(out[:2]) == ["created index index_params_run_uuid", "created table trace_tags"]
+    assert out[2:] == [
+        f"stamped revision {schema.MLFLOW_HEAD_REVISION} (was abcdef012345)",
+        f"Database upgraded to revision {schema.MLFLOW_HEAD_REVISION}.",
+    ]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(schema.experiments.c.name)).scalars().all() == ["keep me"]
+
+
+@pytest.mark.compat
+def test_a_database_written_by_mlflow_is_already_current(tmp_path, cli):
+    if not MLFLOW_PYTHON.exists():
+        pytest.skip(f"MLflow 2.22.5 is not installed at {MLFLOW_PYTHON} (run `make mlflow-venvs`)")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    subprocess.run(
+        [str(MLFLOW_PYTHON), "-c", f"import mlflow; mlflow.MlflowClient({uri!r}).create_experiment('made by mlflow')"],
+        check=True, capture_output=True, timeout=300,
+    )
+    before = cli.dump_db(uri)
+    assert cli.ok("db", "upgrade", uri).stdout.endswith("nothing to do.\n")
+    assert cli.dump_db(uri) == before
+
+
+def test_bad_urls(cli, tmp_path):
+    cli.error("db", "upgrade", "mlruns", contains="Not a database URL: 'mlruns'")
+    cli.error("db", "upgrade", "http://localhost:5000", contains="Not a database URL")
+    cli.error("db", "upgrade", contains="Missing argument 'URL'")
+    cli.error("db", "upgrade", "postgresql://nobody@127.0.0.1:1/none", contains="database error")
+    assert list(tmp_path.iterdir()) == []
