@@ -131,6 +131,8 @@ class SqlTrackingStore(TrackingStore):
     ) -> str:
         v.experiment_name(name)
         v.artifact_location(artifact_location)
+        if artifact_location:
+            artifact_location = resolve_local(artifact_location)  # a relative path is relative to the cwd now
         tag_rows = []
         for tag in tags or ():
             v.validate_key(tag.key, "tag")
