@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench._harness import REPO, Row, Side, copy_sqlite, fresh_dir, log, run_workload
+from bench._harness import Row, Side, copy_sqlite, fresh_dir, log, run_workload
 
 NAME = "server_tracking"
 WORKERS = 4
