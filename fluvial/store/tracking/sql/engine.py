@@ -139,9 +139,9 @@ _QUEUES: dict[str, _WriterQueue | None] = {}
 def _writer_queue(engine: sa.Engine) -> _WriterQueue | None:
     key = str(engine.url)
     if key not in _QUEUES:
-        database = engine.url.database
-        usable = engine.dialect.name == "sqlite" and database and database != ":memory:" and os.name == "posix"
-        _QUEUES[key] = _WriterQueue(os.path.abspath(database)) if usable else None  # type: ignore[arg-type]
+        database = engine.url.database or ""
+        usable = engine.dialect.name == "sqlite" and database not in ("", ":memory:") and os.name == "posix"
+        _QUEUES[key] = _WriterQueue(os.path.abspath(database)) if usable else None
     return _QUEUES[key]
 
 
