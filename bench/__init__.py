@@ -10,4 +10,4 @@ Modules:
   import_time.py, log_metric.py, log_batch.py, search_runs.py, server_tracking.py   one benchmark each
 """
 
-BENCHMARKS = ("import_time", "log_metric", "log_batch", "search_runs", "server_tracking")
+BENCHMARKS = ("import_time", "log_metric", "log_batch", "search_runs", "server_tracking", "server_artifacts", "models")

@@ -257,6 +257,19 @@ def _previous(path: Path) -> tuple[list[Row], dict[str, str]]:
     return [], {}
 
 
+def describe(names: tuple[str, ...]) -> str:
+    """One paragraph per benchmark: its module docstring (the one place that says what it measures)."""
+    import importlib
+    import textwrap
+
+    parts = []
+    for name in names:
+        doc = textwrap.dedent(importlib.import_module(f"bench.{name}").__doc__ or "").strip()
+        first, _, rest = doc.partition("\n")
+        parts.append(f"### `{name}`\n\n{first}\n{rest}".rstrip())
+    return "\n\n".join(parts)
+
+
 def write_docs(rows: list[Row], notes: dict[str, str], path: Path = DOCS) -> None:
     from bench import BENCHMARKS
 
@@ -286,22 +299,7 @@ Last run: {today}, on {m["cpu"]} ({m["cores"]} cores), {m["os"]}, Python {m["pyt
 
 ## What each benchmark does
 
-- **`import_time`**: wall time of `python -c "import fluvial"` vs `python -c "import mlflow"` as whole
-  processes (median of 10 after one warm-up run that fills the bytecode caches), the `python -c pass`
-  floor of the same interpreter, the `import` statement alone timed inside the process with
-  `time.perf_counter`, and the number of entries in `sys.modules` after the import.
-- **`log_metric`**: 2,000 `mlflow.log_metric("m", i, step=i)` calls in one run (after 50 warm-up calls in
-  another run); median of 3 runs. CPU time per call is `process_time` over the loop / 2,000.
-- **`log_batch`**: one `MlflowClient().log_batch(run_id, metrics=...)` call with 10,000 distinct
-  (key, step) points (10 keys x 1,000 steps); MLflow's client splits it into requests of 1,000, fluvial
-  stores it in one transaction. Median of 3 calls, each into a new run.
-- **`search_runs`**: 5,000 finished runs with 5 params, 5 metrics and 3 tags each in one experiment.
-  The database is populated once with fluvial (`MlflowClient.create_run` + `log_batch` +
-  `set_terminated` per run, seeded random values) and the same file is copied for both sides (the
-  schema is MLflow's, so MLflow reads it as its own). Timed: `MlflowClient().search_runs([exp_id],
-  "metrics.m1 > 0.5 AND params.p1 = 'a'", order_by=["metrics.m2 DESC"], max_results=100)` and the same
-  query through `mlflow.search_runs(...)` to a pandas DataFrame; median of 5 after 1 warm-up. The
-  harness checks that both sides return the same runs in the same order.
+{describe(BENCHMARKS)}
 
 ## Notes from the last run
 
@@ -310,7 +308,7 @@ Last run: {today}, on {m["cpu"]} ({m["cores"]} cores), {m["os"]}, Python {m["pyt
 ## Rerun
 
     make bench                                 # all benchmarks (builds .venv and .venvs/ first)
-    .venv/bin/python -m bench log_metric       # some of them: import_time log_metric log_batch search_runs
+    .venv/bin/python -m bench log_metric       # some of them: {", ".join(BENCHMARKS)}
     .venv/bin/python -m bench --no-docs        # print only, leave this file alone
 
 A partial run replaces only its own rows in the table above. This file is written by `python -m bench`

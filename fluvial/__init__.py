@@ -25,12 +25,15 @@ _NAMES: dict[str, str] = {
             "set_tags", "set_tracking_uri", "start_run",
         )
     },
+    **{name: "fluvial.tracking.registry"
+       for name in ("register_model", "search_model_versions", "search_registered_models")},
     "MlflowClient": "fluvial.tracking.client",
     "MlflowException": "fluvial.exceptions",
     "FluvialError": "fluvial.exceptions",
 }
 # submodules reachable as attributes: fluvial.tracking, fluvial.entities, ...
-_SUBMODULES = {"artifacts", "entities", "exceptions", "tracking", "store", "search"}
+_SUBMODULES = {"artifacts", "data", "entities", "exceptions", "flavors", "models", "pyfunc", "search", "sklearn",
+               "store", "tracking", "types"}
 
 __all__ = sorted([*_NAMES, *_SUBMODULES])
 
@@ -54,3 +57,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs only
     from fluvial.exceptions import FluvialError, MlflowException  # noqa: F401
     from fluvial.tracking.client import MlflowClient  # noqa: F401
     from fluvial.tracking.fluent import *  # noqa: F403
+    from fluvial.tracking.registry import (  # noqa: F401
+        register_model,
+        search_model_versions,
+        search_registered_models,
+    )

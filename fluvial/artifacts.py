@@ -40,13 +40,17 @@ def download_artifacts(
     if artifact_uri is not None and scheme_of(artifact_uri) == "runs":
         run_id, artifact_path = _split_runs_uri(artifact_uri)
         artifact_uri = None
+    if artifact_uri is not None and scheme_of(artifact_uri) == "models":
+        from fluvial.tracking.registry import download_models_uri
+
+        return download_models_uri(artifact_uri, dst_path)
     if run_id is not None:
         return MlflowClient(tracking_uri).download_artifacts(run_id, artifact_path or "", dst_path)
     assert artifact_uri is not None
     parent, name = _split_parent(artifact_uri)
     if name is None:
-        return _stores.get_artifact_repository(artifact_uri).download_artifacts("", dst_path)
-    return _stores.get_artifact_repository(parent).download_artifacts(name, dst_path)
+        return _stores.get_artifact_repository(artifact_uri, tracking_uri).download_artifacts("", dst_path)
+    return _stores.get_artifact_repository(parent, tracking_uri).download_artifacts(name, dst_path)
 
 
 def _split_parent(uri: str) -> tuple[str, str | None]:
@@ -71,7 +75,7 @@ def list_artifacts(
         return MlflowClient(tracking_uri).list_artifacts(run_id, artifact_path)
     if artifact_uri is None:
         raise InvalidParameterValue("Either ``artifact_uri`` or ``run_id`` must be specified.")
-    return _stores.get_artifact_repository(artifact_uri).list_artifacts(artifact_path)
+    return _stores.get_artifact_repository(artifact_uri, tracking_uri).list_artifacts(artifact_path)
 
 
 def load_text(artifact_uri: str) -> str:

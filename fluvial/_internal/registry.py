@@ -21,6 +21,17 @@ _REGISTRIES: dict[str, dict[str, str]] = {
         "http": "fluvial.store.tracking.rest:RestTrackingStore",
         "https": "fluvial.store.tracking.rest:RestTrackingStore",
     },
+    # model registry store factories: callable(store_uri) -> RegistryStore
+    "registry_store": {
+        "sqlite": "fluvial.store.registry.sql:SqlRegistryStore",
+        "postgresql": "fluvial.store.registry.sql:SqlRegistryStore",
+        "mysql": "fluvial.store.registry.sql:SqlRegistryStore",
+        "mssql": "fluvial.store.registry.sql:SqlRegistryStore",
+        "http": "fluvial.store.registry.rest:RestRegistryStore",
+        "https": "fluvial.store.registry.rest:RestRegistryStore",
+    },
+    # the client layer's current tracking URI, for lower layers (mlflow-artifacts: URI resolution)
+    "tracking_uri": {"current": "fluvial.tracking._stores:get_tracking_uri"},
     # artifact repositories: callable(artifact_uri) -> ArtifactRepository
     "artifact_repository": {
         "": "fluvial.store.artifact.local:LocalArtifactRepository",

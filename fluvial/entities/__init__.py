@@ -6,6 +6,13 @@ from fluvial.entities.experiment import Experiment, ExperimentTag
 from fluvial.entities.file_info import FileInfo
 from fluvial.entities.metric import Metric, Param, RunTag
 from fluvial.entities.paged import PagedList
+from fluvial.entities.registry import (
+    ModelVersion,
+    ModelVersionTag,
+    RegisteredModel,
+    RegisteredModelAlias,
+    RegisteredModelTag,
+)
 from fluvial.entities.run import Run, RunData, RunInfo, RunInputs
 
 __all__ = [
@@ -17,9 +24,14 @@ __all__ = [
     "InputTag",
     "LifecycleStage",
     "Metric",
+    "ModelVersion",
     "ModelVersionStatus",
+    "ModelVersionTag",
     "PagedList",
     "Param",
+    "RegisteredModel",
+    "RegisteredModelAlias",
+    "RegisteredModelTag",
     "Run",
     "RunData",
     "RunInfo",

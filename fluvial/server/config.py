@@ -54,15 +54,19 @@ class Stores:
 
 
 def build_stores(config: ServerConfig) -> Stores:
-    """Open the stores for a worker: the SQL tracking store and the proxied artifact destination."""
+    """Open the stores for a worker: the SQL tracking store, the model registry store (the backend
+    store's database unless ``--registry-store-uri`` names another) and the proxied artifact
+    destination."""
     from fluvial._internal import registry
     from fluvial._internal.uri import scheme_of
     from fluvial.tracking._stores import resolve_store_uri
 
     store_uri, _ = resolve_store_uri(config.backend_store_uri)  # a plain path means a local directory
     tracking = registry.lookup("tracking_store", scheme_of(store_uri))(store_uri, config.artifact_root)
+    registry_uri, _ = resolve_store_uri(config.registry_store_uri or config.backend_store_uri)
+    registry_store = registry.lookup("registry_store", scheme_of(registry_uri))(registry_uri)
     artifacts = None
     if config.serve_artifacts:
         dest = config.resolved_destination()
         artifacts = registry.lookup("artifact_repository", scheme_of(dest))(dest)
-    return Stores(config=config, tracking=tracking, artifacts=artifacts)
+    return Stores(config=config, tracking=tracking, artifacts=artifacts, registry=registry_store)

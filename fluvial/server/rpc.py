@@ -13,7 +13,7 @@ from fluvial.server.config import Stores
 from fluvial.server.handlers import Handler
 from fluvial.wire.endpoints import ENDPOINTS, Endpoint, Routes
 
-_JSON_HEADERS = [(b"content-type", b"application/json")]
+_JSON_HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff")]
 
 
 class RpcApp:
@@ -22,9 +22,10 @@ class RpcApp:
         self.app, self.stores, self.table, self.handlers = app, stores, table, handlers
         prefix = stores.config.static_prefix.rstrip("/")
         self.prefixes = (("/api/", False), (prefix + "/ajax-api/", True))
-        # Paths with parameters (MLflow 3 logged models: /mlflow/logged-models/{model_id}, several
-        # methods on one path), tried only when the dict has no entry.
-        self.templates = Routes([e for e in ENDPOINTS.values() if "{" in e.path and e.name in handlers])
+        # Paths with parameters (MLflow 3 logged models: /mlflow/logged-models/{model_id}) and paths
+        # with several methods (registry aliases: POST/GET/DELETE), tried only when the dict's entry
+        # does not take the request's method.
+        self.templates = Routes([e for e in ENDPOINTS.values() if e.name in handlers])
 
     def _route(self, path: str, method: str) -> tuple[Endpoint | None, bool, dict[str, str]] | None:
         for start, ajax in self.prefixes:
@@ -32,7 +33,7 @@ class RpcApp:
                 version, _, rest = path[len(start):].partition("/")
                 if rest.startswith("mlflow/"):
                     endpoint = self.table.get((version, "/" + rest))
-                    if endpoint is not None and "{" not in endpoint.path:
+                    if endpoint is not None and "{" not in endpoint.path and method in endpoint.methods:
                         return endpoint, ajax, {}
                     found, params = self.templates.match(version, "/" + rest)
                     chosen = next((e for e in found if method in e.methods), found[0] if found else None)
@@ -70,8 +71,8 @@ class RpcApp:
         endpoint, ajax, path_params = found
         config = self.stores.config
         if config.artifacts_only:
-            await self._send(send, 503, b"Endpoint disabled: the server runs with --artifacts-only.",
-                             [(b"content-type", b"text/plain; charset=utf-8")])
+            await self._send(send, *adapter.error_pair(
+                503, "TEMPORARILY_UNAVAILABLE", "Endpoint disabled: the server runs with --artifacts-only."))
             return
         if endpoint is None or (endpoint.ajax_only and not ajax) or endpoint.name not in self.handlers:
             await self._send(send, *adapter.error_pair(404, "ENDPOINT_NOT_FOUND", "No such endpoint."))

@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from fluvial.exceptions import STATUS_TO_CODE, MlflowException, RestException
 from fluvial.transport.auth import default_headers
 from fluvial.transport.base import HttpRequest, HttpResponse, Transport
-from fluvial.wire.endpoints import ENDPOINTS
+from fluvial.wire.endpoints import ENDPOINTS, fill_path, path_parameters
 from fluvial.wire.fields import encode_double
 
 
@@ -61,6 +61,9 @@ class RestClient:
     def call(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
         endpoint = ENDPOINTS[name]
         path = f"/api/{endpoint.version}{endpoint.path}"
+        if "{" in path:  # parameters in the path (logged models) travel there, not in the body
+            path = fill_path(path, payload)
+            payload = {k: v for k, v in payload.items() if k not in path_parameters(endpoint.path)}
         if endpoint.ajax_only:
             path = "/ajax-api" + path[len("/api"):]
         headers = default_headers()

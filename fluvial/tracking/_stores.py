@@ -10,6 +10,7 @@ from fluvial._internal import registry
 from fluvial._internal.uri import append_to_uri_path, is_local_path, local_path, scheme_of
 from fluvial.exceptions import InvalidParameterValue
 from fluvial.store.artifact.base import ArtifactRepository
+from fluvial.store.registry.base import RegistryStore
 from fluvial.store.tracking.base import TrackingStore
 
 _logger = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ LOCAL_DIR_DB_NAME = "mlflow.db"
 _tracking_uri: str | None = None
 _registry_uri: str | None = None
 _stores: dict[tuple[str, str], TrackingStore] = {}
+_registry_stores: dict[tuple[str, str], RegistryStore] = {}
 _lock = threading.Lock()
 
 
@@ -96,12 +98,34 @@ def get_store(uri: str | None = None) -> TrackingStore:
     return store
 
 
-def get_artifact_repository(artifact_uri: str) -> ArtifactRepository:
-    """The artifact repository for a concrete artifact URI (``runs:/`` is resolved by the caller)."""
+def get_registry_store(uri: str | None = None) -> RegistryStore:
+    """The (cached) model registry store for a registry URI (default: the registry URI, which
+    defaults to the tracking URI): SQL URIs and local directories -> the SQL registry store on that
+    database, ``http(s)`` -> the REST registry store."""
+    uri = uri or get_registry_uri()
+    key = (uri, os.getcwd())
+    store = _registry_stores.get(key)
+    if store is not None:
+        return store
+    with _lock:
+        store = _registry_stores.get(key)
+        if store is None:
+            store_uri, _ = resolve_store_uri(uri)
+            store = registry.lookup("registry_store", scheme_of(store_uri))(store_uri)
+            _registry_stores[key] = store
+    return store
+
+
+def get_artifact_repository(artifact_uri: str, tracking_uri: str | None = None) -> ArtifactRepository:
+    """The artifact repository for a concrete artifact URI (``runs:/`` is resolved by the caller).
+
+    ``mlflow-artifacts:`` URIs resolve against ``tracking_uri`` (the client's), else the current one."""
     scheme = scheme_of(artifact_uri)
     if scheme in ("runs", "models"):
         raise InvalidParameterValue(f"{scheme}:/ URIs must be resolved before opening a repository: {artifact_uri}")
     factory = registry.lookup("artifact_repository", scheme)
+    if scheme == "mlflow-artifacts":
+        return factory(artifact_uri, tracking_uri=tracking_uri or get_tracking_uri())
     return factory(artifact_uri)
 
 

@@ -29,6 +29,7 @@ from fluvial.exceptions import InvalidParameterValue
 from fluvial.store.artifact.base import ArtifactRepository
 from fluvial.store.tracking.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 from fluvial.tracking import _stores, context
+from fluvial.tracking.registry_client import RegistryClient
 
 
 class RunOperations:
@@ -38,8 +39,9 @@ class RunOperations:
         return None
 
 
-class MlflowClient:
-    """Client for the tracking store behind ``tracking_uri`` (default: the current tracking URI)."""
+class MlflowClient(RegistryClient):
+    """Client for the tracking store behind ``tracking_uri`` (default: the current tracking URI) and
+    the model registry behind ``registry_uri`` (default: the registry URI, else the tracking URI)."""
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
         self._tracking_uri = tracking_uri or _stores.get_tracking_uri()
@@ -198,7 +200,7 @@ class MlflowClient:
 
     # ---- artifacts -----------------------------------------------------------------------------
     def _artifact_repo(self, run_id: str) -> ArtifactRepository:
-        return _stores.get_artifact_repository(self._store.get_run(run_id).info.artifact_uri)
+        return _stores.get_artifact_repository(self._store.get_run(run_id).info.artifact_uri, self._tracking_uri)
 
     def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
         root = self._store.get_run(run_id).info.artifact_uri

@@ -5,7 +5,11 @@ Paths are relative to ``/api/<version>`` (and ``/ajax-api/<version>`` for the UI
 
 from __future__ import annotations
 
+import enum
+import re
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
 
 from fluvial.entities import RunStatus, ViewType
 from fluvial.wire.fields import (
@@ -114,9 +118,118 @@ def register(endpoints: list[Endpoint]) -> None:
         ENDPOINTS[endpoint.name] = endpoint
 
 
-def by_route() -> dict[tuple[str, str], Endpoint]:
-    """(version, path) -> endpoint, for the server's dispatcher."""
-    return {(e.version, e.path): e for e in ENDPOINTS.values()}
+__all__ = ["ENDPOINTS", "Endpoint", "Routes", "boolean", "fill_path", "path_parameters", "register"]
 
 
-__all__ = ["ENDPOINTS", "Endpoint", "boolean", "by_route", "register"]
+# ==================================================================================================
+# MLflow 3.x: what the 3.x client (checked against 3.17.2) calls on a tracking server, beyond 2.x.
+#
+# Logged models live under /api/2.0 (declared "since 2.0" by MLflow 3); their paths carry
+# parameters in braces, filled from the URL by the server; ``{name:path}`` also takes slashes (tag
+# keys like "a/b"; MLflow's own server refuses those). 3.x adds optional fields to Metric, LogMetric and
+# LogInputs; the 2.x endpoints above are re-registered here with them (unknown to a 2.x client).
+# ==================================================================================================
+class LoggedModelStatus(enum.IntEnum):
+    LOGGED_MODEL_STATUS_UNSPECIFIED = 0
+    LOGGED_MODEL_PENDING = 1
+    LOGGED_MODEL_READY = 2
+    LOGGED_MODEL_UPLOAD_FAILED = 3
+
+
+MODEL_METRIC_FIELDS = {"dataset_name": string(), "dataset_digest": string(), "model_id": string()}
+METRIC_V3 = {**METRIC, **MODEL_METRIC_FIELDS, "run_id": string()}
+MODEL_PARAM = {"key": string(required=True), "value": string()}
+MODEL_ID = {"model_id": string(required=True)}
+
+MLFLOW_3: list[Endpoint] = [
+    Endpoint("LogMetric", ("POST",), "/mlflow/runs/log-metric",
+             {**RUN_ID, "key": string(required=True), "value": double(required=True),
+              "timestamp": int64(required=True), "step": int64(), **MODEL_METRIC_FIELDS}),
+    Endpoint("LogBatch", ("POST",), "/mlflow/runs/log-batch",
+             {"run_id": string(required=True), "metrics": message(METRIC_V3, repeated=True),
+              "params": message(TAG, repeated=True), "tags": message(TAG, repeated=True)}),
+    Endpoint("LogInputs", ("POST",), "/mlflow/runs/log-inputs",
+             {"run_id": string(required=True), "datasets": message(DATASET_INPUT, repeated=True),
+              "models": message({"model_id": string(required=True)}, repeated=True)}),
+    Endpoint("LogOutputs", ("POST",), "/mlflow/runs/outputs",
+             {"run_id": string(required=True),
+              "models": message({"model_id": string(required=True), "step": int64()}, repeated=True)}),
+    Endpoint("CreateLoggedModel", ("POST",), "/mlflow/logged-models",
+             {"experiment_id": string(required=True), "name": string(), "model_type": string(),
+              "source_run_id": string(), "params": message(MODEL_PARAM, repeated=True),
+              "tags": message(TAG, repeated=True)}),
+    Endpoint("SearchLoggedModels", ("POST",), "/mlflow/logged-models/search",
+             {"experiment_ids": string(repeated=True), "filter": string(),
+              "datasets": message({"dataset_name": string(required=True), "dataset_digest": string()},
+                                  repeated=True),
+              "max_results": int32(),
+              "order_by": message({"field_name": string(required=True), "ascending": boolean(),
+                                   "dataset_name": string(), "dataset_digest": string()}, repeated=True),
+              "page_token": string()}),
+    Endpoint("GetLoggedModel", ("GET",), "/mlflow/logged-models/{model_id}",
+             {**MODEL_ID, "allow_deleted": boolean()}),
+    Endpoint("FinalizeLoggedModel", ("PATCH",), "/mlflow/logged-models/{model_id}",
+             {**MODEL_ID, "status": enum_of(LoggedModelStatus, required=True)}),
+    Endpoint("DeleteLoggedModel", ("DELETE",), "/mlflow/logged-models/{model_id}", MODEL_ID),
+    Endpoint("SetLoggedModelTags", ("PATCH",), "/mlflow/logged-models/{model_id}/tags",
+             {**MODEL_ID, "tags": message(TAG, repeated=True)}),
+    Endpoint("DeleteLoggedModelTag", ("DELETE",), "/mlflow/logged-models/{model_id}/tags/{tag_key:path}",
+             {**MODEL_ID, "tag_key": string(required=True)}),
+    Endpoint("LogLoggedModelParams", ("POST",), "/mlflow/logged-models/{model_id}/params",
+             {**MODEL_ID, "params": message(MODEL_PARAM, repeated=True)}),
+    Endpoint("ListLoggedModelArtifacts", ("GET",), "/mlflow/logged-models/{model_id}/artifacts/directories",
+             {**MODEL_ID, "artifact_directory_path": string(), "page_token": string()}),
+    # Plain JSON (no protobuf message): what the server supports; 3.x clients probe it before
+    # choosing multipart/presigned artifact transfers and workspaces.
+    Endpoint("GetServerInfo", ("GET",), "/mlflow/server-info", {}, version="3.0"),
+]
+register(MLFLOW_3)
+
+_PARAM = re.compile(r"\{(\w+)(:path)?\}")
+
+
+def path_parameters(path: str) -> list[str]:
+    """The names of the parameters in an endpoint path (``{model_id}`` -> ``model_id``)."""
+    return [m.group(1) for m in _PARAM.finditer(path)]
+
+
+def fill_path(path: str, values: dict[str, Any]) -> str:
+    """An endpoint path with its parameters replaced by URL-quoted values (client side)."""
+    return _PARAM.sub(lambda m: quote(str(values[m.group(1)]), safe="/" if m.group(2) else ""), path)
+
+
+def _compile(path: str) -> re.Pattern[str]:
+    pattern, end = "", 0
+    for m in _PARAM.finditer(path):
+        pattern += re.escape(path[end:m.start()]) + f"(?P<{m.group(1)}>{'.+' if m.group(2) else '[^/]+'})"
+        end = m.end()
+    return re.compile(pattern + re.escape(path[end:]) + "$")
+
+
+class Routes:
+    """Finds the endpoints at a request path: literal paths first, then paths with parameters.
+
+    Several endpoints may share a path with different methods (logged models: GET, PATCH, DELETE)."""
+
+    def __init__(self, endpoints: list[Endpoint]) -> None:
+        self.literal: dict[tuple[str, str], list[Endpoint]] = {}
+        templates: dict[tuple[str, str], list[Endpoint]] = {}
+        for e in endpoints:
+            table = templates if "{" in e.path else self.literal
+            table.setdefault((e.version, e.path), []).append(e)
+        self.templates: list[tuple[str, re.Pattern[str], list[Endpoint]]] = []
+        # more literal text first, so ".../{model_id}/tags" is tried before ".../{model_id}"
+        for (version, path), group in sorted(templates.items(), key=lambda kv: -len(_PARAM.sub("", kv[0][1]))):
+            self.templates.append((version, _compile(path), group))
+
+    def match(self, version: str, path: str) -> tuple[list[Endpoint], dict[str, str]]:
+        """(endpoints at that path, path parameters); no endpoints when nothing matches."""
+        found = self.literal.get((version, path))
+        if found:
+            return found, {}
+        for v, pattern, group in self.templates:
+            if v == version and (m := pattern.match(path)):
+                return group, m.groupdict()
+        return [], {}
+
+from fluvial.wire import registry_endpoints  # noqa: E402,F401

@@ -35,11 +35,11 @@ def run_artifact_repository(stores: Stores, artifact_uri: str) -> ArtifactReposi
         if tail.startswith("//"):  # mlflow-artifacts://host:port/path
             tail = "/" + tail[2:].partition("/")[2]
         rel = validate_relative_path(tail.lstrip("/"))
-        return _SubRepository(stores.artifacts, rel)
+        return SubRepository(stores.artifacts, rel)
     return registry.lookup("artifact_repository", scheme)(artifact_uri)
 
 
-class _SubRepository(ArtifactRepository):
+class SubRepository(ArtifactRepository):
     """A view of a sub-directory of another repository."""
 
     def __init__(self, parent: ArtifactRepository, prefix: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from fluvial._internal.paths import validate_relative_path
 from fluvial._internal.uri import is_file_uri, local_path, scheme_of
 from fluvial.exceptions import InvalidParameterValue, PermissionDenied
 from fluvial.server.config import ServerConfig
@@ -46,8 +47,15 @@ def check_artifact_location(config: ServerConfig, location: str | None) -> None:
     roots = [config.artifact_root, *config.allowed_artifact_locations]
     if config.serve_artifacts:
         roots.append("mlflow-artifacts:/")
-    if scheme_of(location) == "mlflow-artifacts" and ".." in location.split("/"):
-        raise InvalidParameterValue(f"Invalid artifact location: {location!r}")
+    if scheme_of(location) == "mlflow-artifacts":
+        # this server's proxy only: no host part (clients would send their credentials there), and a
+        # path that stays a path whatever the decoding (%2e%2e, double encoding, ...)
+        rest = location.split(":", 1)[1]
+        if rest.startswith("//"):
+            raise InvalidParameterValue(
+                f"Invalid artifact location: {location!r}. mlflow-artifacts: locations must not name a host."
+            )
+        validate_relative_path(rest.lstrip("/"))
     if not any(_under(location, root) for root in roots):
         raise PermissionDenied(
             f"Artifact location {location!r} is outside this server's artifact roots ({', '.join(roots)}). "

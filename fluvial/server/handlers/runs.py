@@ -10,6 +10,12 @@ from fluvial.exceptions import InvalidParameterValue
 from fluvial.server.config import Stores
 from fluvial.server.handlers import handler
 from fluvial.server.handlers.limits import check_search_args
+from fluvial.server.handlers.logged_models import (
+    add_model_links,
+    log_model_inputs,
+    log_model_metrics,
+    model_metrics,
+)
 from fluvial.wire.entities import dataset_input_from_json, run_info_to_json, run_to_json
 from fluvial.wire.fields import missing
 
@@ -34,7 +40,9 @@ def create_run(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
 
 @handler("GetRun")
 def get_run(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
-    return {"run": run_to_json(stores.tracking.get_run(run_id_of(req)))}
+    run = run_to_json(stores.tracking.get_run(run_id_of(req)))
+    add_model_links(stores, [run])
+    return {"run": run}
 
 
 @handler("UpdateRun")
@@ -70,6 +78,7 @@ def search_runs(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if page:
         out["runs"] = [run_to_json(r) for r in page]
+        add_model_links(stores, out["runs"])
     if page.token:
         out["next_page_token"] = page.token
     return out
@@ -77,7 +86,10 @@ def search_runs(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
 
 @handler("LogMetric")
 def log_metric(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
-    stores.tracking.log_metric(run_id_of(req), Metric(req["key"], req["value"], req["timestamp"], req.get("step", 0)))
+    run_id = run_id_of(req)
+    linked = model_metrics(stores, run_id, [req]) if req.get("model_id") else []  # MLflow 3: a model's metric too
+    stores.tracking.log_metric(run_id, Metric(req["key"], req["value"], req["timestamp"], req.get("step", 0)))
+    log_model_metrics(stores, run_id, linked)
     return {}
 
 
@@ -101,21 +113,27 @@ def delete_tag(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
 
 @handler("LogBatch")
 def log_batch(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    linked = model_metrics(stores, req["run_id"], req.get("metrics", []))  # MLflow 3: metrics with a model_id
     stores.tracking.log_batch(
         req["run_id"],
         [Metric(m["key"], m["value"], m["timestamp"], m.get("step", 0)) for m in req.get("metrics", [])],
         [Param(p["key"], p.get("value", "")) for p in req.get("params", [])],
         [RunTag(t["key"], t.get("value", "")) for t in req.get("tags", [])],
     )
+    log_model_metrics(stores, req["run_id"], linked)
     return {}
 
 
 @handler("LogInputs")
 def log_inputs(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
     datasets: list[DatasetInput] = [dataset_input_from_json(d) for d in req.get("datasets", [])]
-    if not datasets:
+    models = req.get("models", [])  # MLflow 3: logged models the run used
+    if not datasets and not models:
         raise missing("datasets")
-    stores.tracking.log_inputs(req["run_id"], datasets)
+    if datasets:
+        stores.tracking.log_inputs(req["run_id"], datasets)
+    if models:
+        log_model_inputs(stores, req["run_id"], models)
     return {}
 
 

@@ -35,9 +35,14 @@ class LocalArtifactRepository(ArtifactRepository):
         if not os.path.isdir(full):
             return []
         infos = []
+        real_root = os.path.realpath(self.root)
         with os.scandir(full) as entries:
             for entry in entries:
                 child = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_symlink():  # listed only when it stays inside the root
+                    target = os.path.realpath(entry.path)
+                    if target != real_root and not target.startswith(real_root.rstrip(os.sep) + os.sep):
+                        continue
                 if entry.is_dir():
                     infos.append(FileInfo(child, True, None))
                 else:
@@ -56,7 +61,12 @@ class LocalArtifactRepository(ArtifactRepository):
         shutil.copy2(src, local_path)
 
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
-        target = self._path(artifact_path)
+        rel = validate_relative_path(artifact_path)
+        link = os.path.join(self.root, *rel.split("/")) if rel else self.root
+        if rel and os.path.islink(link):  # remove the link itself, never what it points at
+            os.remove(link)
+            return
+        target = self._path(rel)
         if os.path.isdir(target):
             shutil.rmtree(target)
         elif os.path.exists(target):

@@ -1,0 +1,1 @@
+"""One package per framework flavor (save/load format, pyfunc loader, autolog)."""

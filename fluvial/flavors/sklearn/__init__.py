@@ -1,0 +1,217 @@
+"""The scikit-learn flavor: ``save_model``, ``log_model``, ``load_model`` and the pyfunc loader, in
+MLflow's format (``model.pkl`` with pickle or cloudpickle; skops models saved by MLflow 3 load too)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import sys
+from typing import Any
+
+from fluvial.exceptions import InvalidParameterValue, MlflowException
+from fluvial.models.model import MLMODEL_FILE_NAME, Model, ModelInfo, copy_code_paths, model_file, prepare_model_dir
+from fluvial.models.saving import add_to_model, finish_model
+
+FLAVOR_NAME = "sklearn"
+LOADER_MODULE = "mlflow.sklearn"  # MLflow's name, so MLflow loads what fluvial saves
+MODEL_FILE = "model.pkl"
+SERIALIZATION_FORMAT_PICKLE = "pickle"
+SERIALIZATION_FORMAT_CLOUDPICKLE = "cloudpickle"
+SERIALIZATION_FORMAT_SKOPS = "skops"
+SUPPORTED_SERIALIZATION_FORMATS = [SERIALIZATION_FORMAT_PICKLE, SERIALIZATION_FORMAT_CLOUDPICKLE,
+                                   SERIALIZATION_FORMAT_SKOPS]
+PYFUNC_PREDICT_FNS = ("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba", "score")
+
+
+def get_default_pip_requirements(include_cloudpickle: bool = False) -> list[str]:
+    from fluvial.models.requirements import pinned_requirement as pinned
+
+    reqs = [pinned("scikit-learn")]
+    if include_cloudpickle:
+        reqs.append(pinned("cloudpickle"))
+    return reqs
+
+
+def _dump(sk_model: Any, path: str, serialization_format: str, skops_trusted_types: list[str] | None) -> None:
+    if serialization_format == SERIALIZATION_FORMAT_SKOPS:
+        from fluvial._internal.lazy import require
+
+        skops_io = require("skops.io", "sklearn")
+        skops_io.dump(sk_model, path)
+        return
+    with open(path, "wb") as fh:
+        if serialization_format == SERIALIZATION_FORMAT_CLOUDPICKLE:
+            import cloudpickle
+
+            cloudpickle.dump(sk_model, fh, protocol=pickle.DEFAULT_PROTOCOL)
+        else:
+            pickle.dump(sk_model, fh, protocol=pickle.DEFAULT_PROTOCOL)
+
+
+def save_model(
+    sk_model: Any,
+    path: str,
+    conda_env: Any = None,
+    code_paths: list[str] | None = None,
+    mlflow_model: Model | None = None,
+    serialization_format: str = SERIALIZATION_FORMAT_CLOUDPICKLE,
+    signature: Any = None,
+    input_example: Any = None,
+    pip_requirements: Any = None,
+    extra_pip_requirements: Any = None,
+    pyfunc_predict_fn: str = "predict",
+    metadata: dict[str, Any] | None = None,
+    skops_trusted_types: list[str] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Save a scikit-learn estimator in MLflow's sklearn format (with a pyfunc flavor)."""
+    if serialization_format not in SUPPORTED_SERIALIZATION_FORMATS:
+        raise InvalidParameterValue(
+            f"Unrecognized serialization format: {serialization_format}. Please specify one of the following "
+            f"supported formats: {SUPPORTED_SERIALIZATION_FORMATS}."
+        )
+    if pyfunc_predict_fn not in PYFUNC_PREDICT_FNS:
+        raise InvalidParameterValue(
+            f"Invalid pyfunc_predict_fn {pyfunc_predict_fn!r}; expected one of {list(PYFUNC_PREDICT_FNS)}"
+        )
+    import sklearn
+
+    path = prepare_model_dir(path)
+    try:
+        mlflow_model = mlflow_model or Model()
+        code = copy_code_paths(code_paths, path)
+        _dump(sk_model, os.path.join(path, MODEL_FILE), serialization_format, skops_trusted_types)
+        if hasattr(sk_model, pyfunc_predict_fn):
+            add_to_model(mlflow_model, LOADER_MODULE, model_path=MODEL_FILE, predict_fn=pyfunc_predict_fn, code=code)
+        flavor: dict[str, Any] = {"pickled_model": MODEL_FILE, "sklearn_version": sklearn.__version__,
+                                  "serialization_format": serialization_format, "code": code}
+        if serialization_format == SERIALIZATION_FORMAT_SKOPS and skops_trusted_types:
+            flavor["skops_trusted_types"] = list(skops_trusted_types)
+        mlflow_model.add_flavor(FLAVOR_NAME, **flavor)
+        predict = getattr(sk_model, pyfunc_predict_fn, None)
+        finish_model(
+            path, mlflow_model, signature=signature, input_example=input_example, predict=predict,
+            default_pip_requirements=get_default_pip_requirements(serialization_format == SERIALIZATION_FORMAT_CLOUDPICKLE),
+            pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
+            conda_env=conda_env, metadata=metadata,
+        )
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def log_model(
+    sk_model: Any,
+    artifact_path: str | None = None,
+    conda_env: Any = None,
+    code_paths: list[str] | None = None,
+    serialization_format: str = SERIALIZATION_FORMAT_CLOUDPICKLE,
+    registered_model_name: str | None = None,
+    signature: Any = None,
+    input_example: Any = None,
+    await_registration_for: int = 300,
+    pip_requirements: Any = None,
+    extra_pip_requirements: Any = None,
+    pyfunc_predict_fn: str = "predict",
+    metadata: dict[str, Any] | None = None,
+    name: str | None = None,
+    skops_trusted_types: list[str] | None = None,
+    **kwargs: Any,
+) -> ModelInfo:
+    """Log a scikit-learn estimator as artifacts of the active run (``name=`` is MLflow 3's spelling)."""
+    return Model.log(
+        artifact_path=artifact_path or name,  # type: ignore[arg-type]
+        flavor=sys.modules[__name__],
+        registered_model_name=registered_model_name,
+        await_registration_for=await_registration_for,
+        metadata=metadata,
+        sk_model=sk_model,
+        conda_env=conda_env,
+        code_paths=code_paths,
+        serialization_format=serialization_format,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        pyfunc_predict_fn=pyfunc_predict_fn,
+        skops_trusted_types=skops_trusted_types,
+    )
+
+
+def _load_from_file(path: str, serialization_format: str, skops_trusted_types: list[str] | None = None) -> Any:
+    if serialization_format not in SUPPORTED_SERIALIZATION_FORMATS:
+        raise InvalidParameterValue(
+            f"Unrecognized serialization format: {serialization_format}. Please specify one of the following "
+            f"supported formats: {SUPPORTED_SERIALIZATION_FORMATS}."
+        )
+    if not os.path.isfile(path):
+        raise MlflowException(f"The model file {path} is missing")
+    try:
+        if serialization_format == SERIALIZATION_FORMAT_SKOPS:
+            from fluvial._internal.lazy import require
+
+            skops_io = require("skops.io", "sklearn")
+            # only the types skops trusts by default, plus those the model's MLmodel lists
+            return skops_io.load(path, trusted=skops_trusted_types)
+        from fluvial.pyfunc import pickling
+
+        with open(path, "rb") as fh:
+            return pickling.load(fh)  # cloudpickle output is plain pickle data
+    except MlflowException:
+        raise
+    except Exception as exc:
+        raise MlflowException(
+            f"Could not load the scikit-learn model in {path} ({serialization_format}): {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _model_dir_and_conf(path: str) -> tuple[str, dict[str, Any]]:
+    model_dir = path if os.path.isdir(path) else os.path.dirname(path)
+    meta = Model.load(os.path.join(model_dir, MLMODEL_FILE_NAME))
+    conf = meta.flavors.get(FLAVOR_NAME)
+    if conf is None:
+        raise MlflowException(f'Model does not have the "{FLAVOR_NAME}" flavor (flavors: {sorted(meta.flavors)})')
+    return model_dir, conf
+
+
+def load_model(model_uri: str, dst_path: str | None = None) -> Any:
+    """The original scikit-learn estimator of a model with the sklearn flavor."""
+    from fluvial.models.uri import download_model
+
+    local = download_model(model_uri, dst_path)
+    model_dir, conf = _model_dir_and_conf(local)
+    if conf.get("code"):
+        code_dir = model_file(model_dir, conf["code"])
+        if code_dir not in sys.path:
+            sys.path.insert(0, code_dir)
+    return _load_from_file(
+        model_file(model_dir, conf.get("pickled_model", MODEL_FILE)),
+        conf.get("serialization_format", SERIALIZATION_FORMAT_PICKLE),
+        conf.get("skops_trusted_types"),
+    )
+
+
+class _SklearnModelWrapper:
+    def __init__(self, sk_model: Any) -> None:
+        self.sklearn_model = sk_model
+        for name in PYFUNC_PREDICT_FNS[1:]:
+            if hasattr(sk_model, name):
+                setattr(self, name, getattr(sk_model, name))
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        return self.sklearn_model.predict(data)
+
+    def get_raw_model(self) -> Any:
+        return self.sklearn_model
+
+
+def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _SklearnModelWrapper:
+    """The pyfunc loader (``loader_module: mlflow.sklearn``)."""
+    if os.path.isfile(path):  # models from MLflow <= 1.9 pass the pickle itself
+        return _SklearnModelWrapper(_load_from_file(path, SERIALIZATION_FORMAT_PICKLE))
+    model_dir, conf = _model_dir_and_conf(path)
+    return _SklearnModelWrapper(
+        _load_from_file(model_file(model_dir, conf.get("pickled_model", MODEL_FILE)),
+                        conf.get("serialization_format", SERIALIZATION_FORMAT_PICKLE), conf.get("skops_trusted_types"))
+    )

@@ -1,0 +1,1 @@
+"""Model registry stores: the contract (``base``), SQL (``sql``) and REST (``rest``) backends."""

@@ -1,0 +1,17 @@
+"""``fluvial.types`` (MLflow's ``mlflow.types``): the schema types users import by that path."""
+
+from fluvial.models.schema import (
+    Array,
+    ColSpec,
+    DataType,
+    Map,
+    Object,
+    ParamSchema,
+    ParamSpec,
+    Property,
+    Schema,
+    TensorSpec,
+)
+
+__all__ = ["Array", "ColSpec", "DataType", "Map", "Object", "ParamSchema", "ParamSpec", "Property", "Schema",
+           "TensorSpec"]

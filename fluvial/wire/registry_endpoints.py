@@ -1,0 +1,50 @@
+"""The model registry's REST endpoints (reference §14), registered into the endpoint table.
+
+Three RPCs share ``/mlflow/registered-models/alias`` (POST sets, DELETE deletes, GET reads); the
+server picks by method. Fields that only MLflow 3.x clients send (``model_id``,
+``deployment_job_id``) are accepted and ignored.
+"""
+
+from __future__ import annotations
+
+from fluvial.wire.endpoints import Endpoint, register
+from fluvial.wire.fields import boolean, int64, message, string
+
+TAG = {"key": string(required=True), "value": string()}
+NAME = {"name": string(required=True)}
+VERSION = {"name": string(required=True), "version": string(required=True)}
+SEARCH = {"filter": string(), "max_results": int64(), "order_by": string(repeated=True), "page_token": string()}
+RM = "/mlflow/registered-models"
+MV = "/mlflow/model-versions"
+
+REGISTRY: list[Endpoint] = [
+    Endpoint("CreateRegisteredModel", ("POST",), f"{RM}/create",
+             {**NAME, "tags": message(TAG, repeated=True), "description": string(), "deployment_job_id": string()}),
+    Endpoint("GetRegisteredModel", ("GET",), f"{RM}/get", NAME),
+    Endpoint("RenameRegisteredModel", ("POST",), f"{RM}/rename", {**NAME, "new_name": string(required=True)}),
+    Endpoint("UpdateRegisteredModel", ("PATCH",), f"{RM}/update",
+             {**NAME, "description": string(), "deployment_job_id": string()}),
+    Endpoint("DeleteRegisteredModel", ("DELETE",), f"{RM}/delete", NAME),
+    Endpoint("SearchRegisteredModels", ("GET",), f"{RM}/search", SEARCH),
+    Endpoint("GetLatestVersions", ("POST", "GET"), f"{RM}/get-latest-versions",
+             {**NAME, "stages": string(repeated=True)}),
+    Endpoint("SetRegisteredModelTag", ("POST",), f"{RM}/set-tag", {**NAME, **TAG}),
+    Endpoint("DeleteRegisteredModelTag", ("DELETE",), f"{RM}/delete-tag", {**NAME, "key": string(required=True)}),
+    Endpoint("SetRegisteredModelAlias", ("POST",), f"{RM}/alias",
+             {**NAME, "alias": string(required=True), "version": string(required=True)}),
+    Endpoint("DeleteRegisteredModelAlias", ("DELETE",), f"{RM}/alias", {**NAME, "alias": string(required=True)}),
+    Endpoint("GetModelVersionByAlias", ("GET",), f"{RM}/alias", {**NAME, "alias": string(required=True)}),
+    Endpoint("CreateModelVersion", ("POST",), f"{MV}/create",
+             {**NAME, "source": string(required=True), "run_id": string(), "tags": message(TAG, repeated=True),
+              "run_link": string(), "description": string(), "model_id": string()}),
+    Endpoint("GetModelVersion", ("GET",), f"{MV}/get", VERSION),
+    Endpoint("UpdateModelVersion", ("PATCH",), f"{MV}/update", {**VERSION, "description": string()}),
+    Endpoint("TransitionModelVersionStage", ("POST",), f"{MV}/transition-stage",
+             {**VERSION, "stage": string(required=True), "archive_existing_versions": boolean()}),
+    Endpoint("DeleteModelVersion", ("DELETE",), f"{MV}/delete", VERSION),
+    Endpoint("SearchModelVersions", ("GET",), f"{MV}/search", SEARCH),
+    Endpoint("GetModelVersionDownloadUri", ("GET",), f"{MV}/get-download-uri", VERSION),
+    Endpoint("SetModelVersionTag", ("POST",), f"{MV}/set-tag", {**VERSION, **TAG}),
+    Endpoint("DeleteModelVersionTag", ("DELETE",), f"{MV}/delete-tag", {**VERSION, "key": string(required=True)}),
+]
+register(REGISTRY)
