@@ -278,7 +278,7 @@ def infer_schema(data: Any) -> Schema:
 def _infer_spark_type(t: Any) -> Any:
     import pyspark.sql.types as st
 
-    simple = [(st.LongType, DataType.long), (st.IntegralType, DataType.integer), (st.FloatType, DataType.float),
+    simple: list[tuple[Any, DataType]] = [(st.LongType, DataType.long), (st.IntegralType, DataType.integer), (st.FloatType, DataType.float),
               (st.DoubleType, DataType.double), (st.BooleanType, DataType.boolean), (st.StringType, DataType.string),
               (st.BinaryType, DataType.binary), ((st.DateType, st.TimestampType), DataType.datetime)]
     for cls, dtype in simple:

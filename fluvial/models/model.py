@@ -60,7 +60,7 @@ class Model:
         flavors: dict[str, Any] | None = None,
         signature: Any = None,
         saved_input_example_info: dict[str, Any] | None = None,
-        model_uuid: str | None | type[uuid.UUID] = uuid.UUID,
+        model_uuid: str | type[uuid.UUID] | None = uuid.UUID,
         mlflow_version: str | None = MLFLOW_COMPAT_VERSION,
         metadata: dict[str, Any] | None = None,
         model_size_bytes: int | None = None,
@@ -72,7 +72,7 @@ class Model:
         self.flavors: dict[str, Any] = dict(flavors or {})
         self.signature = signature
         self.saved_input_example_info = saved_input_example_info
-        self.model_uuid = uuid.uuid4().hex if model_uuid is uuid.UUID else model_uuid
+        self.model_uuid: str | None = uuid.uuid4().hex if model_uuid is uuid.UUID else model_uuid  # type: ignore[assignment]
         self.mlflow_version = mlflow_version
         self.metadata = metadata
         self.model_size_bytes = model_size_bytes
@@ -238,9 +238,8 @@ def directory_size(path: str) -> int:
 def prepare_model_dir(path: str) -> str:
     """Create the directory a model is saved into; refuse a non-empty one, as MLflow does."""
     path = os.path.abspath(os.fspath(path))
-    if os.path.exists(path):
-        if not os.path.isdir(path) or os.listdir(path):
-            raise InvalidParameterValue(f"Path '{path}' already exists and is not empty")
+    if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
+        raise InvalidParameterValue(f"Path '{path}' already exists and is not empty")
     os.makedirs(path, exist_ok=True)
     return path
 

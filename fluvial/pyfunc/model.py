@@ -22,7 +22,7 @@ class PythonModel(metaclass=ABCMeta):  # noqa: B024 - subclasses may implement o
     """Base class of custom models: implement ``predict(context, model_input, params=None)`` and
     optionally ``load_context(context)``, called once when the model is loaded."""
 
-    def load_context(self, context: PythonModelContext) -> None:
+    def load_context(self, context: PythonModelContext) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Load artifacts or state from ``context``; called once after the model is unpickled."""
 
     def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
@@ -71,7 +71,7 @@ class PythonModelWrapper:
     user's ``predict``, with or without ``context`` and ``params`` (MLflow 2.20+ allows both forms)."""
 
     def __init__(self, python_model: PythonModel, context: PythonModelContext) -> None:
-        self.python_model = python_model
+        self.python_model: Any = python_model  # user classes define predict with or without context/params
         self.context = context
         predict = python_model.predict
         self._with_context = _takes(predict, "context")

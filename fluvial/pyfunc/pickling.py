@@ -29,7 +29,7 @@ class _TypeHints:
     """Stands in for ``mlflow.models.signature._TypeHints``, which MLflow 2.20+ stores on every pickled
     ``PythonModel`` (the type hints of its predict; fluvial keeps them as plain attributes)."""
 
-    def __init__(self, input: Any = None, output: Any = None) -> None:  # noqa: A002 - MLflow's field name
+    def __init__(self, input: Any = None, output: Any = None) -> None:
         self.input = input
         self.output = output
 

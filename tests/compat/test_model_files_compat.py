@@ -259,7 +259,9 @@ def test_environment_files_match(side_by_side: dict[str, Any], tmp_path: Path) -
                           infer_from=lambda: infer_pip_requirements(model_dir, fallback=defaults))
     ours = (tmp_path / "requirements.txt").read_text()
     assert not ours.endswith("\n")
-    assert names(ours.split("\n")) == names(mlflow_reqs[1:])  # MLflow's list minus its own pin
+    # MLflow's list minus its own pin; ours may hold more when this interpreter's loading of the model imports
+    # more (pandas 3 imports pyarrow when it is installed, as it is here for PySpark)
+    assert set(names(mlflow_reqs[1:])) <= set(names(ours.split("\n")))
     for theirs in mlflow_reqs[1:]:
         name, version = theirs.split("==")
         if installed_version(name) == version:
@@ -270,7 +272,7 @@ def test_environment_files_match(side_by_side: dict[str, Any], tmp_path: Path) -
     assert list(conda_ours) == list(conda_mlflow) == ["channels", "dependencies", "name"]
     assert conda_ours["channels"] == conda_mlflow["channels"] and conda_ours["name"] == conda_mlflow["name"]
     assert conda_ours["dependencies"][:2] == conda_mlflow["dependencies"][:2]  # python=, pip<=
-    assert names(conda_ours["dependencies"][2]["pip"]) == names(conda_mlflow["dependencies"][2]["pip"][1:])
+    assert set(names(conda_mlflow["dependencies"][2]["pip"][1:])) <= set(names(conda_ours["dependencies"][2]["pip"]))
     assert (tmp_path / "conda.yaml").read_text().startswith(files["conda.yaml"].split("  - mlflow==")[0])
 
     assert (tmp_path / "python_env.yaml").read_text() == files["python_env.yaml"]

@@ -93,7 +93,7 @@ def test_pyfunc_predict_fn(iris, tmp_path):
 
 
 def test_bad_inputs(iris, tmp_path):
-    X, _, model = iris
+    _, _, model = iris
     with pytest.raises(InvalidParameterValue, match="serialization format"):
         mlflow.sklearn.save_model(model, tmp_path / "x", serialization_format="json")
     assert not (tmp_path / "x").exists()
@@ -144,7 +144,7 @@ def test_paths_in_mlmodel_cannot_leave_the_model_dir(iris, tmp_path):
 
 
 def test_registered_model_name_gives_clear_error_or_registers(iris, tracking_uri):
-    X, _, model = iris
+    _, _, model = iris
     with mlflow.start_run():
         try:
             info = mlflow.sklearn.log_model(model, "model", registered_model_name="churn")

@@ -10,7 +10,14 @@ import sys
 from typing import Any
 
 from fluvial.exceptions import InvalidParameterValue, MlflowException
-from fluvial.models.model import MLMODEL_FILE_NAME, Model, ModelInfo, copy_code_paths, model_file, prepare_model_dir
+from fluvial.models.model import (
+    MLMODEL_FILE_NAME,
+    Model,
+    ModelInfo,
+    copy_code_paths,
+    model_file,
+    prepare_model_dir,
+)
 from fluvial.models.saving import add_to_model, finish_model
 
 FLAVOR_NAME = "sklearn"
