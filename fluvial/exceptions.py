@@ -454,6 +454,11 @@ class RestException(MlflowException):
         return (RestException, (self.json,))
 
 
+class ExecutionException(MlflowException):
+    """A project could not be run: a bad MLproject file or parameter, a failed fetch or environment
+    build, or (for synchronous runs) a command that exited with a non-zero status."""
+
+
 class MissingDependency(MlflowException, ImportError):
     """An optional package is not installed; the message names the extra to install."""
 

@@ -205,5 +205,8 @@ def default_transport() -> HttpTransport:
     """The process-wide transport (one pool of keep-alive connections)."""
     global _default
     if _default is None:
+        import atexit
+
         _default = HttpTransport()
+        atexit.register(_default.close)  # idle keep-alive sockets closed cleanly at exit
     return _default
