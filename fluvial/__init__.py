@@ -28,12 +28,13 @@ _NAMES: dict[str, str] = {
     **{name: "fluvial.tracking.registry"
        for name in ("register_model", "search_model_versions", "search_registered_models")},
     "MlflowClient": "fluvial.tracking.client",
+    "run": "fluvial.projects",
     "MlflowException": "fluvial.exceptions",
     "FluvialError": "fluvial.exceptions",
 }
 # submodules reachable as attributes: fluvial.tracking, fluvial.entities, ...
-_SUBMODULES = {"artifacts", "data", "entities", "exceptions", "flavors", "models", "pyfunc", "search", "sklearn",
-               "store", "tracking", "types"}
+_SUBMODULES = {"artifacts", "data", "entities", "exceptions", "flavors", "models", "projects", "pyfunc", "search",
+               "sklearn", "store", "tracking", "types"}
 
 __all__ = sorted([*_NAMES, *_SUBMODULES])
 

@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "experiments": "fluvial.cli.experiments:commands",
     "gc": "fluvial.cli.gc:gc",
     "migrate-filestore": "fluvial.cli.migrate:migrate_filestore",
+    "models": "fluvial.cli.models:commands",
+    "run": "fluvial.cli.run:run",
     "runs": "fluvial.cli.runs:commands",
     "server": "fluvial.cli.server:server",
     "ui": "fluvial.cli.server:ui",

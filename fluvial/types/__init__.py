@@ -1,6 +1,6 @@
 """``fluvial.types`` (MLflow's ``mlflow.types``): the schema types users import by that path."""
 
-from fluvial.models.schema import (
+from fluvial.types.schema import (
     Array,
     ColSpec,
     DataType,

@@ -1,0 +1,2 @@
+"""The model scoring server (``fluvial models serve``): ``/ping``, ``/health``, ``/version``,
+``/invocations``, with MLflow's input formats and optional adaptive batching."""
