@@ -64,3 +64,13 @@ def test_exceptions_pickle_and_serialize():
     rest = ex.RestException({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "gone"})
     assert rest.message == "RESOURCE_DOES_NOT_EXIST: gone" and rest.http_status == 404
     assert pickle.loads(pickle.dumps(rest)).json == rest.json
+
+
+def test_test_module_basenames_are_unique():
+    """pytest imports test modules by basename (no packages under tests/): two test_x.py files clash."""
+    import collections
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    names = collections.Counter(p.name for p in root.rglob("test_*.py"))
+    assert [n for n, count in names.items() if count > 1] == []
