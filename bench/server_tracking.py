@@ -119,7 +119,9 @@ class _Server:
         else:
             argv = [str(Path(side.python).parent / "mlflow"), "server", *common]
         self.log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(argv, cwd=workdir, env=side.env, stdout=self.log, stderr=subprocess.STDOUT)
+        # a session of its own: stopping the group also stops gunicorn's workers, which outlive `mlflow server`
+        self.proc = subprocess.Popen(argv, cwd=workdir, env=side.env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -138,13 +140,18 @@ class _Server:
         raise RuntimeError(f"{side.label} server did not start within 120 s")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        import signal
+
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
             try:
                 self.proc.wait(timeout=30)
+                break
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
+                continue
         self.log.close()
 
 

@@ -29,12 +29,14 @@ _NAMES: dict[str, str] = {
        for name in ("register_model", "search_model_versions", "search_registered_models")},
     "MlflowClient": "fluvial.tracking.client",
     "run": "fluvial.projects",
+    "autolog": "fluvial.autologging",
     "MlflowException": "fluvial.exceptions",
     "FluvialError": "fluvial.exceptions",
 }
 # submodules reachable as attributes: fluvial.tracking, fluvial.entities, ...
 _SUBMODULES = {"artifacts", "data", "entities", "exceptions", "flavors", "models", "projects", "pyfunc", "search",
                "sklearn", "store", "tracking", "types"}
+_SUBMODULES |= {"autologging", "lightgbm", "pytorch", "xgboost"}
 
 __all__ = sorted([*_NAMES, *_SUBMODULES])
 

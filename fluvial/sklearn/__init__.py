@@ -8,6 +8,7 @@ from fluvial.flavors.sklearn import (  # noqa: F401
     SERIALIZATION_FORMAT_SKOPS,
     SUPPORTED_SERIALIZATION_FORMATS,
     _load_pyfunc,
+    autolog,
     get_default_pip_requirements,
     load_model,
     log_model,

@@ -222,3 +222,4 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _Skle
         _load_from_file(model_file(model_dir, conf.get("pickled_model", MODEL_FILE)),
                         conf.get("serialization_format", SERIALIZATION_FORMAT_PICKLE), conf.get("skops_trusted_types"))
     )
+from fluvial.flavors.sklearn.autolog import autolog  # noqa: E402, F401

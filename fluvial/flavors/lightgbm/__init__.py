@@ -1,0 +1,178 @@
+"""The LightGBM flavor: ``save_model``, ``log_model``, ``load_model`` and the pyfunc loader, in MLflow's
+format: a ``Booster`` saved with LightGBM's ``save_model`` as ``model.lgb``, a scikit-learn wrapper
+(``LGBMClassifier`` ...) pickled with cloudpickle as ``model.pkl``; the flavor entry is
+``{lgb_version, data, model_class, code}``."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import sys
+from typing import Any
+
+from fluvial.exceptions import InvalidParameterValue, MlflowException
+from fluvial.models.model import (
+    MLMODEL_FILE_NAME,
+    Model,
+    ModelInfo,
+    copy_code_paths,
+    model_file,
+    prepare_model_dir,
+)
+from fluvial.models.saving import add_to_model, finish_model
+
+FLAVOR_NAME = "lightgbm"
+LOADER_MODULE = "mlflow.lightgbm"  # MLflow's name, so MLflow loads what fluvial saves
+BOOSTER_CLASS = "lightgbm.basic.Booster"
+
+
+def _require() -> Any:
+    """``lightgbm``, or MissingDependency naming the extra that installs it."""
+    from fluvial._internal.lazy import require
+
+    return require("lightgbm", "lightgbm")
+
+
+def get_default_pip_requirements(include_cloudpickle: bool = False) -> list[str]:
+    from fluvial.models.requirements import pinned_requirement
+
+    reqs = [pinned_requirement("lightgbm")]
+    if include_cloudpickle:
+        reqs.append(pinned_requirement("cloudpickle"))
+    return reqs
+
+
+def save_model(
+    lgb_model: Any,
+    path: str,
+    conda_env: Any = None,
+    code_paths: list[str] | None = None,
+    mlflow_model: Model | None = None,
+    signature: Any = None,
+    input_example: Any = None,
+    pip_requirements: Any = None,
+    extra_pip_requirements: Any = None,
+    metadata: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Save a ``Booster`` or a LightGBM scikit-learn model in MLflow's lightgbm format (with pyfunc)."""
+    lightgbm = _require()
+
+    is_booster = isinstance(lgb_model, lightgbm.Booster)
+    if not (is_booster or isinstance(lgb_model, lightgbm.LGBMModel)):
+        raise InvalidParameterValue(
+            f"save_model expects a lightgbm.Booster or a LightGBM scikit-learn model, got {type(lgb_model).__name__}")
+    path = prepare_model_dir(path)
+    try:
+        mlflow_model = mlflow_model or Model()
+        code = copy_code_paths(code_paths, path)
+        data = "model.lgb" if is_booster else "model.pkl"
+        if is_booster:
+            lgb_model.save_model(os.path.join(path, data))
+        else:
+            import cloudpickle
+
+            with open(os.path.join(path, data), "wb") as fh:
+                cloudpickle.dump(lgb_model, fh, protocol=pickle.DEFAULT_PROTOCOL)
+        cls = type(lgb_model)
+        add_to_model(mlflow_model, LOADER_MODULE, data=data, code=code)
+        mlflow_model.add_flavor(FLAVOR_NAME, lgb_version=lightgbm.__version__, data=data,
+                                model_class=f"{cls.__module__}.{cls.__qualname__}", code=code)
+        finish_model(
+            path, mlflow_model, signature=signature, input_example=input_example,
+            predict=_LGBModelWrapper(lgb_model).predict,
+            default_pip_requirements=get_default_pip_requirements(include_cloudpickle=not is_booster),
+            pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements, conda_env=conda_env,
+            metadata=metadata,
+        )
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def log_model(
+    lgb_model: Any,
+    artifact_path: str | None = None,
+    conda_env: Any = None,
+    code_paths: list[str] | None = None,
+    registered_model_name: str | None = None,
+    signature: Any = None,
+    input_example: Any = None,
+    await_registration_for: int = 300,
+    pip_requirements: Any = None,
+    extra_pip_requirements: Any = None,
+    metadata: dict[str, Any] | None = None,
+    name: str | None = None,
+    **kwargs: Any,
+) -> ModelInfo:
+    """Log a LightGBM model as artifacts of the active run (``name=`` is MLflow 3's spelling)."""
+    return Model.log(
+        artifact_path=artifact_path or name,  # type: ignore[arg-type]
+        flavor=sys.modules[__name__],
+        registered_model_name=registered_model_name,
+        await_registration_for=await_registration_for,
+        metadata=metadata,
+        lgb_model=lgb_model,
+        conda_env=conda_env,
+        code_paths=code_paths,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+    )
+
+
+def _load_model(path: str) -> Any:
+    model_dir = path if os.path.isdir(path) else os.path.dirname(path)
+    meta = Model.load(os.path.join(model_dir, MLMODEL_FILE_NAME))
+    conf = meta.flavors.get(FLAVOR_NAME)
+    if conf is None:
+        raise MlflowException(f'Model does not have the "{FLAVOR_NAME}" flavor (flavors: {sorted(meta.flavors)})')
+    data = model_file(model_dir, conf.get("data", "model.lgb"))
+    if not os.path.isfile(data):
+        raise MlflowException(f"The model file {data} is missing")
+    if conf.get("model_class", BOOSTER_CLASS) == BOOSTER_CLASS:
+        lightgbm = _require()
+
+        return lightgbm.Booster(model_file=data)
+    from fluvial.pyfunc import pickling
+
+    with open(data, "rb") as fh:
+        return pickling.load(fh)  # cloudpickle output is plain pickle data
+
+
+def load_model(model_uri: str, dst_path: str | None = None) -> Any:
+    """The LightGBM model (a ``Booster`` or the scikit-learn wrapper it was saved as)."""
+    from fluvial.models.uri import download_model
+
+    local = download_model(model_uri, dst_path)
+    model_dir = local if os.path.isdir(local) else os.path.dirname(local)
+    conf = Model.load(os.path.join(model_dir, MLMODEL_FILE_NAME)).flavors.get(FLAVOR_NAME) or {}
+    if conf.get("code"):
+        code_dir = model_file(model_dir, conf["code"])
+        if code_dir not in sys.path:
+            sys.path.insert(0, code_dir)
+    return _load_model(local)
+
+
+class _LGBModelWrapper:
+    """pyfunc: the model's own ``predict`` (probabilities for a multiclass Booster, labels for a
+    classifier wrapper)."""
+
+    def __init__(self, lgb_model: Any) -> None:
+        self.lgb_model = lgb_model
+
+    def get_raw_model(self) -> Any:
+        return self.lgb_model
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        return self.lgb_model.predict(data)
+
+
+def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _LGBModelWrapper:
+    """The pyfunc loader (``loader_module: mlflow.lightgbm``)."""
+    return _LGBModelWrapper(_load_model(path))
+
+
+from fluvial.flavors.lightgbm.autolog import autolog  # noqa: E402, F401

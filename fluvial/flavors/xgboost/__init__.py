@@ -1,0 +1,215 @@
+"""The XGBoost flavor: ``save_model``, ``log_model``, ``load_model`` and the pyfunc loader, in MLflow's
+format: the model saved with XGBoost's own ``save_model`` as ``model.<model_format>`` (default ``xgb``),
+and the flavor entry ``{xgb_version, data, model_class, model_format, code}``. ``model_class`` is the
+class to rebuild on load (``xgboost.core.Booster`` or a scikit-learn wrapper such as
+``xgboost.sklearn.XGBClassifier``)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import os
+import shutil
+import sys
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+from fluvial.exceptions import InvalidParameterValue, MlflowException
+from fluvial.models.model import (
+    MLMODEL_FILE_NAME,
+    Model,
+    ModelInfo,
+    copy_code_paths,
+    model_file,
+    prepare_model_dir,
+)
+from fluvial.models.saving import add_to_model, finish_model
+
+FLAVOR_NAME = "xgboost"
+LOADER_MODULE = "mlflow.xgboost"  # MLflow's name, so MLflow loads what fluvial saves
+DEFAULT_MODEL_CLASS = "xgboost.core.Booster"
+
+
+def _require() -> Any:
+    """``xgboost``, or MissingDependency naming the extra that installs it."""
+    from fluvial._internal.lazy import require
+
+    return require("xgboost", "xgboost")
+
+
+def get_default_pip_requirements() -> list[str]:
+    from fluvial.models.requirements import pinned_requirement
+
+    return [pinned_requirement("xgboost")]
+
+
+def class_path(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+@contextlib.contextmanager
+def _quiet_format_notice() -> Iterator[None]:
+    """XGBoost notes that the ``.xgb`` extension is not one of its format names and saves UBJSON; that
+    is MLflow's default file name, so the notice is expected."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*(UBJSON|Unknown file format)", category=UserWarning)
+        yield
+
+
+def save_model(
+    xgb_model: Any,
+    path: str,
+    conda_env: Any = None,
+    code_paths: list[str] | None = None,
+    mlflow_model: Model | None = None,
+    signature: Any = None,
+    input_example: Any = None,
+    pip_requirements: Any = None,
+    extra_pip_requirements: Any = None,
+    model_format: str = "xgb",
+    metadata: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Save a ``Booster`` or an XGBoost scikit-learn model in MLflow's xgboost format (with pyfunc)."""
+    xgboost = _require()
+
+    if not isinstance(xgb_model, (xgboost.Booster, xgboost.XGBModel)):
+        raise InvalidParameterValue(
+            f"save_model expects an xgboost.Booster or an XGBoost scikit-learn model, got {type(xgb_model).__name__}")
+    path = prepare_model_dir(path)
+    try:
+        mlflow_model = mlflow_model or Model()
+        code = copy_code_paths(code_paths, path)
+        data = f"model.{model_format}"
+        with _quiet_format_notice():
+            xgb_model.save_model(os.path.join(path, data))
+        add_to_model(mlflow_model, LOADER_MODULE, data=data, code=code)
+        mlflow_model.add_flavor(FLAVOR_NAME, xgb_version=xgboost.__version__, data=data,
+                                model_class=class_path(xgb_model), model_format=model_format, code=code)
+        finish_model(
+            path, mlflow_model, signature=signature, input_example=input_example,
+            predict=_XGBModelWrapper(xgb_model).predict, default_pip_requirements=get_default_pip_requirements(),
+            pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements, conda_env=conda_env,
+            metadata=metadata,
+        )
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def log_model(
+    xgb_model: Any,
+    artifact_path: str | None = None,
+    conda_env: Any = None,
+    code_paths: list[str] | None = None,
+    registered_model_name: str | None = None,
+    signature: Any = None,
+    input_example: Any = None,
+    await_registration_for: int = 300,
+    pip_requirements: Any = None,
+    extra_pip_requirements: Any = None,
+    model_format: str = "xgb",
+    metadata: dict[str, Any] | None = None,
+    name: str | None = None,
+    **kwargs: Any,
+) -> ModelInfo:
+    """Log an XGBoost model as artifacts of the active run (``name=`` is MLflow 3's spelling)."""
+    return Model.log(
+        artifact_path=artifact_path or name,  # type: ignore[arg-type]
+        flavor=sys.modules[__name__],
+        registered_model_name=registered_model_name,
+        await_registration_for=await_registration_for,
+        metadata=metadata,
+        xgb_model=xgb_model,
+        conda_env=conda_env,
+        code_paths=code_paths,
+        signature=signature,
+        input_example=input_example,
+        pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements,
+        model_format=model_format,
+    )
+
+
+def _model_class(name: str) -> type:
+    xgboost = _require()
+
+    module_name, _, class_name = name.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise MlflowException(f"The XGBoost model class {name!r} of this model cannot be imported: {exc}") from None
+    if not (inspect.isclass(cls) and issubclass(cls, (xgboost.Booster, xgboost.XGBModel))):
+        raise MlflowException(f"The model class {name!r} is not an XGBoost model class")
+    return cls
+
+
+def _load_model(path: str) -> Any:
+    model_dir = path if os.path.isdir(path) else os.path.dirname(path)
+    meta = Model.load(os.path.join(model_dir, MLMODEL_FILE_NAME))
+    conf = meta.flavors.get(FLAVOR_NAME)
+    if conf is None:
+        raise MlflowException(f'Model does not have the "{FLAVOR_NAME}" flavor (flavors: {sorted(meta.flavors)})')
+    data = model_file(model_dir, conf.get("data", "model.xgb"))
+    if not os.path.isfile(data):
+        raise MlflowException(f"The model file {data} is missing")
+    model = _model_class(conf.get("model_class", DEFAULT_MODEL_CLASS))()
+    with _quiet_format_notice():
+        model.load_model(data)
+    return model
+
+
+def load_model(model_uri: str, dst_path: str | None = None) -> Any:
+    """The XGBoost model (a ``Booster`` or the scikit-learn wrapper it was saved as)."""
+    from fluvial.models.uri import download_model
+
+    local = download_model(model_uri, dst_path)
+    model_dir = local if os.path.isdir(local) else os.path.dirname(local)
+    conf = Model.load(os.path.join(model_dir, MLMODEL_FILE_NAME)).flavors.get(FLAVOR_NAME) or {}
+    if conf.get("code"):
+        code_dir = model_file(model_dir, conf["code"])
+        if code_dir not in sys.path:
+            sys.path.insert(0, code_dir)
+    return _load_model(local)
+
+
+class _XGBModelWrapper:
+    """pyfunc: ``predict`` on a DataFrame or array (a DMatrix is built for a Booster)."""
+
+    def __init__(self, xgb_model: Any) -> None:
+        self.xgb_model = xgb_model
+
+    def get_raw_model(self) -> Any:
+        return self.xgb_model
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        xgboost = _require()
+
+        model = self.xgb_model
+        if isinstance(model, xgboost.Booster):
+            fn = model.predict
+            extra = _accepted(fn, params)
+            return fn(xgboost.DMatrix(data), validate_features=True, **extra)
+        fn = model.predict
+        return fn(data, **_accepted(fn, params))
+
+
+def _accepted(fn: Any, params: dict[str, Any] | None) -> dict[str, Any]:
+    """The params ``fn`` takes (others are dropped, as MLflow does)."""
+    if not params:
+        return {}
+    accepted = inspect.signature(fn).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
+        return dict(params)
+    return {k: v for k, v in params.items() if k in accepted and k != "validate_features"}
+
+
+def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _XGBModelWrapper:
+    """The pyfunc loader (``loader_module: mlflow.xgboost``)."""
+    return _XGBModelWrapper(_load_model(path))
+
+
+from fluvial.flavors.xgboost.autolog import autolog  # noqa: E402, F401

@@ -1,0 +1,12 @@
+"""``fluvial.xgboost`` (MLflow's ``mlflow.xgboost``): the XGBoost flavor and its autologging."""
+
+from fluvial.flavors.xgboost import *  # noqa: F403
+from fluvial.flavors.xgboost import (  # noqa: F401
+    FLAVOR_NAME,
+    _load_pyfunc,
+    autolog,
+    get_default_pip_requirements,
+    load_model,
+    log_model,
+    save_model,
+)
