@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -133,16 +134,17 @@ class _WriterQueue:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-_QUEUES: dict[str, _WriterQueue | None] = {}
+_QUEUES: weakref.WeakKeyDictionary[sa.Engine, _WriterQueue | None] = weakref.WeakKeyDictionary()
 
 
 def _writer_queue(engine: sa.Engine) -> _WriterQueue | None:
-    key = str(engine.url)
-    if key not in _QUEUES:
+    try:  # keyed by the engine object itself: no URL rendering on the hot path
+        return _QUEUES[engine]
+    except KeyError:
         database = engine.url.database or ""
         usable = engine.dialect.name == "sqlite" and database not in ("", ":memory:") and os.name == "posix"
-        _QUEUES[key] = _WriterQueue(os.path.abspath(database)) if usable else None
-    return _QUEUES[key]
+        queue = _QUEUES[engine] = _WriterQueue(os.path.abspath(database)) if usable else None
+        return queue
 
 
 @contextlib.contextmanager
