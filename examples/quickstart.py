@@ -7,8 +7,6 @@ Run it with `make run` (or `.venv/bin/python examples/quickstart.py`).
 from __future__ import annotations
 
 import os
-import pickle
-import tempfile
 
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
@@ -16,6 +14,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
 import fluvial as mlflow
+from fluvial.models import infer_signature
 
 
 def main() -> None:
@@ -36,11 +35,8 @@ def main() -> None:
                 {"acc": accuracy_score(y_test, predictions), "f1": f1_score(y_test, predictions, average="macro")}
             )
             mlflow.set_tag("dataset", "iris")
-            with tempfile.TemporaryDirectory() as tmp:
-                path = os.path.join(tmp, "model.pkl")
-                with open(path, "wb") as fh:
-                    pickle.dump(model, fh)
-                mlflow.log_artifact(path, artifact_path="model")
+            mlflow.sklearn.log_model(model, "model", signature=infer_signature(X_train, predictions),
+                                     input_example=X_train[:3])
             mlflow.log_dict({"features": list(X.columns)}, "features.json")
             print(f"run {run.info.run_name} ({run.info.run_id}) logged")
 
@@ -50,6 +46,8 @@ def main() -> None:
     print()
     print(f"tracking data: {os.path.abspath('mlflow.db')} (tracking URI {mlflow.get_tracking_uri()})")
     print(f"artifacts:     {best.iloc[0]['artifact_uri']}")
+    best_model = mlflow.pyfunc.load_model(f"runs:/{best.iloc[0]['run_id']}/model")
+    print(f"best model loaded back through pyfunc; predictions for 3 test rows: {best_model.predict(X_test[:3]).tolist()}")
     print("next: `.venv/bin/fluvial runs list --experiment-id "
           f"{mlflow.get_experiment_by_name('quickstart').experiment_id}`")
 
