@@ -244,6 +244,19 @@ def prepare_model_dir(path: str) -> str:
     return path
 
 
+def flavor_conf(path: str, flavor: str) -> tuple[str, dict[str, Any]]:
+    """(model directory, the flavor's MLmodel block) for a model directory or a file inside it; a clear
+    error when the model lacks the flavor."""
+    from fluvial.exceptions import MlflowException
+
+    model_dir = path if os.path.isdir(path) else os.path.dirname(path)
+    meta = Model.load(os.path.join(model_dir, MLMODEL_FILE_NAME))
+    conf = meta.flavors.get(flavor)
+    if conf is None:
+        raise MlflowException(f'Model does not have the "{flavor}" flavor (flavors: {sorted(meta.flavors)})')
+    return model_dir, conf
+
+
 def model_file(model_dir: str, relative: str) -> str:
     """A file named by an MLmodel entry, resolved inside the model directory (never outside)."""
     return safe_join(model_dir, relative)

@@ -17,6 +17,7 @@ from fluvial.models.model import (
     Model,
     ModelInfo,
     copy_code_paths,
+    flavor_conf,
     model_file,
     prepare_model_dir,
 )
@@ -124,11 +125,7 @@ def log_model(
 
 
 def _load_model(path: str) -> Any:
-    model_dir = path if os.path.isdir(path) else os.path.dirname(path)
-    meta = Model.load(os.path.join(model_dir, MLMODEL_FILE_NAME))
-    conf = meta.flavors.get(FLAVOR_NAME)
-    if conf is None:
-        raise MlflowException(f'Model does not have the "{FLAVOR_NAME}" flavor (flavors: {sorted(meta.flavors)})')
+    model_dir, conf = flavor_conf(path, FLAVOR_NAME)
     data = model_file(model_dir, conf.get("data", "model.lgb"))
     if not os.path.isfile(data):
         raise MlflowException(f"The model file {data} is missing")

@@ -23,10 +23,10 @@ from typing import Any
 
 from fluvial.exceptions import InvalidParameterValue, MlflowException
 from fluvial.models.model import (
-    MLMODEL_FILE_NAME,
     Model,
     ModelInfo,
     copy_code_paths,
+    flavor_conf,
     model_file,
     prepare_model_dir,
 )
@@ -234,11 +234,7 @@ def _is_torchscript(path: str) -> bool:
 
 
 def _flavor_conf(model_dir: str) -> dict[str, Any]:
-    meta = Model.load(os.path.join(model_dir, MLMODEL_FILE_NAME))
-    conf = meta.flavors.get(FLAVOR_NAME)
-    if conf is None:
-        raise MlflowException(f'Model does not have the "{FLAVOR_NAME}" flavor (flavors: {sorted(meta.flavors)})')
-    return conf
+    return flavor_conf(model_dir, FLAVOR_NAME)[1]
 
 
 def load_model(model_uri: str, dst_path: str | None = None, **kwargs: Any) -> Any:

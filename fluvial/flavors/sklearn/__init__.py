@@ -11,10 +11,10 @@ from typing import Any
 
 from fluvial.exceptions import InvalidParameterValue, MlflowException
 from fluvial.models.model import (
-    MLMODEL_FILE_NAME,
     Model,
     ModelInfo,
     copy_code_paths,
+    flavor_conf,
     model_file,
     prepare_model_dir,
 )
@@ -174,12 +174,7 @@ def _load_from_file(path: str, serialization_format: str, skops_trusted_types: l
 
 
 def _model_dir_and_conf(path: str) -> tuple[str, dict[str, Any]]:
-    model_dir = path if os.path.isdir(path) else os.path.dirname(path)
-    meta = Model.load(os.path.join(model_dir, MLMODEL_FILE_NAME))
-    conf = meta.flavors.get(FLAVOR_NAME)
-    if conf is None:
-        raise MlflowException(f'Model does not have the "{FLAVOR_NAME}" flavor (flavors: {sorted(meta.flavors)})')
-    return model_dir, conf
+    return flavor_conf(path, FLAVOR_NAME)
 
 
 def load_model(model_uri: str, dst_path: str | None = None) -> Any:
