@@ -28,6 +28,9 @@ _NAMES: dict[str, str] = {
     **{name: "fluvial.tracking.registry"
        for name in ("register_model", "search_model_versions", "search_registered_models")},
     "MlflowClient": "fluvial.tracking.client",
+    "evaluate": "fluvial.models.evaluation.api",
+    "validate_evaluation_results": "fluvial.models.evaluation.validation",
+    **{name: "fluvial.tracking.tables" for name in ("log_table", "load_table")},
     "run": "fluvial.projects",
     "autolog": "fluvial.autologging",
     "MlflowException": "fluvial.exceptions",
@@ -37,6 +40,7 @@ _NAMES: dict[str, str] = {
 _SUBMODULES = {"artifacts", "data", "entities", "exceptions", "flavors", "models", "projects", "pyfunc", "search",
                "sklearn", "store", "tracking", "types"}
 _SUBMODULES |= {"autologging", "lightgbm", "pytorch", "xgboost"}
+_SUBMODULES |= {"metrics", "recipes"}
 
 __all__ = sorted([*_NAMES, *_SUBMODULES])
 

@@ -16,6 +16,10 @@ _NAMES = {
     "validate_schema": "fluvial.models.enforcement",
     "convert_input_example_to_serving_input": "fluvial.models.input_example",
     "infer_pip_requirements": "fluvial.models.environment",
+    **{name: "fluvial.models.evaluation" for name in (
+        "evaluate", "EvaluationResult", "EvaluationArtifact", "EvaluationMetric", "make_metric", "MetricThreshold",
+        "validate_evaluation_results")},
+    "list_evaluators": "fluvial.models.evaluation.api",
 }
 
 __all__ = sorted(_NAMES)

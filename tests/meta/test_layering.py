@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, int]] = [
     ("fluvial.xgboost", 5),
     ("fluvial.lightgbm", 5),
     ("fluvial.pytorch", 5),
+    ("fluvial.metrics", 5),
     ("fluvial.server", 6),
     ("fluvial.scoring", 6),
     ("fluvial.projects", 6),
