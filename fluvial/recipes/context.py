@@ -48,8 +48,9 @@ class StepContext:
         """``steps/<module>.py``'s function ``name`` (configured as ``key``), imported fresh."""
         for loaded in [m for m in sys.modules if m == "steps" or m.startswith("steps.")]:
             del sys.modules[loaded]
-        if self.root not in sys.path:
-            sys.path.insert(0, self.root)
+        while self.root in sys.path:
+            sys.path.remove(self.root)
+        sys.path.insert(0, self.root)  # this recipe's steps/ package first
         try:
             mod = importlib.import_module(f"steps.{module}")
         except ModuleNotFoundError as exc:

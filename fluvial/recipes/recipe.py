@@ -203,7 +203,6 @@ class Recipe:
     def run(self, step: str | None = None) -> None:
         """Run the steps up to ``step`` (default: ``register``), skipping those whose inputs did not change."""
         chain = _dag(step or "register")
-        os.environ["MLFLOW_RECIPES_EXECUTION_TARGET_STEP_NAME"] = chain[-1]
         skipped, done = [], []
         try:
             for i, name in enumerate(chain):
