@@ -16,7 +16,7 @@ TEMPLATES = ("regression/v1", "classification/v1")
 class RecipeConfigError(InvalidParameterValue):
     """A recipe.yaml / profile problem; ``path`` and ``line`` say where when known."""
 
-    def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
         where = f"{path}:{line}: " if path and line else (f"{path}: " if path else "")
         super().__init__(where + message)
         self.path, self.line = path, line
@@ -62,11 +62,20 @@ def _render(root: str, rel: str, context: dict[str, Any]) -> str:
     try:
         return _env(root).from_string(text).render(**context)
     except TemplateSyntaxError as exc:
-        raise RecipeConfigError(f"template syntax error: {exc.message}", rel, exc.lineno) from None
+        raise RecipeConfigError(f"template syntax error: {exc.message}", path=rel, line=exc.lineno) from None
     except UndefinedError as exc:
-        raise RecipeConfigError(f"undefined variable: {exc.message}", rel, _lineno(exc)) from None
-    except SecurityError as exc:
-        raise RecipeConfigError(f"unsafe template expression refused: {exc}", rel, _lineno(exc)) from None
+        raise RecipeConfigError(f"undefined variable: {exc.message}", path=rel, line=_lineno(exc)) from None
+    except RecipeConfigError:
+        raise
+    except Exception as exc:
+        chain: list[BaseException] = []
+        cur: BaseException | None = exc
+        while cur is not None and len(chain) < 10:
+            chain.append(cur)
+            cur = cur.__context__
+        unsafe = next((c for c in chain if isinstance(c, SecurityError)), None)
+        what = f"unsafe template expression refused: {unsafe}" if unsafe else f"rendering failed: {exc!r}"
+        raise RecipeConfigError(what, path=rel, line=_lineno(exc)) from None
 
 
 def _lineno(exc: BaseException) -> int | None:
@@ -90,7 +99,7 @@ def _load_yaml(text: str, rel: str) -> dict[str, Any]:
         for key_node, _ in node.value:
             key = loader.construct_object(key_node, deep=deep)
             if key in seen:
-                raise RecipeConfigError(f"duplicate key {key!r}", rel, key_node.start_mark.line + 1)
+                raise RecipeConfigError(f"duplicate key {key!r}", path=rel, line=key_node.start_mark.line + 1)
             seen.add(key)
         return yaml.SafeLoader.construct_mapping(loader, node, deep)
 
@@ -99,11 +108,11 @@ def _load_yaml(text: str, rel: str) -> dict[str, Any]:
         data = yaml.load(text, Loader=_NoDuplicates)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        raise RecipeConfigError(f"invalid YAML: {exc.problem}", rel, mark.line + 1 if mark else None) from None
+        raise RecipeConfigError(f"invalid YAML: {exc.problem}", path=rel, line=mark.line + 1 if mark else None) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise RecipeConfigError("the file must hold a mapping at its top level", rel)
+        raise RecipeConfigError("the file must hold a mapping at its top level", path=rel)
     return data
 
 
@@ -125,16 +134,19 @@ def read_config(root: str, profile: str) -> dict[str, Any]:
     template = config.get("recipe")
     if template is None:
         raise RecipeConfigError("The `recipe` property needs to be defined in the `recipe.yaml` file. For example: "
-                                "`recipe: regression/v1`", "recipe.yaml")
+                                "`recipe: regression/v1`", path="recipe.yaml")
     if str(template).replace("@", "/") not in TEMPLATES:
-        raise RecipeConfigError(f"Unknown recipe template {template!r}: use one of {list(TEMPLATES)}.", "recipe.yaml")
+        raise RecipeConfigError(f"Unknown recipe template {template!r}: use one of {list(TEMPLATES)}.",
+                                path="recipe.yaml")
     config["recipe"] = str(template).replace("@", "/")
     if not config.get("target_col"):
-        raise RecipeConfigError("Missing target_col config in recipe config.", "recipe.yaml")
+        raise RecipeConfigError("Missing target_col config in recipe config.", path="recipe.yaml")
     if config["recipe"] == "classification/v1" and config.get("positive_class") is None:
-        raise RecipeConfigError("`positive_class` must be specified for classification/v1 recipes.", "recipe.yaml")
+        raise RecipeConfigError("`positive_class` must be specified for classification/v1 recipes.",
+                                path="recipe.yaml")
     steps = config.get("steps") or {}
     if not isinstance(steps, dict):
-        raise RecipeConfigError("`steps` must be a mapping of step name to step configuration.", "recipe.yaml")
+        raise RecipeConfigError("`steps` must be a mapping of step name to step configuration.",
+                                path="recipe.yaml")
     config["steps"] = {k: (v or {}) for k, v in steps.items()}
     return config
