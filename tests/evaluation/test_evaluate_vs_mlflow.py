@@ -9,7 +9,7 @@ import pytest
 
 from tests.compat._mlflow import run_fluvial, run_mlflow
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.compat]
 
 SCRIPT = '''
 import sys, warnings
