@@ -8,7 +8,7 @@ import json
 import os
 from typing import Any
 
-from fluvial.exceptions import InvalidParameterValue, MlflowException
+from fluvial.exceptions import InvalidParameterValue, MissingDependency, MlflowException
 
 TEMPLATES = ("regression/v1", "classification/v1")
 
@@ -36,8 +36,11 @@ def find_root(start: str | None = None) -> str:
 
 
 def _env(root: str) -> Any:
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    try:
+        from jinja2 import StrictUndefined
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+    except ImportError:
+        raise MissingDependency('Recipes need Jinja2, pandas and pyarrow: pip install "fluvial[recipes]"') from None
 
     env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, line_comment_prefix="#", autoescape=False)
 

@@ -156,7 +156,7 @@ def split(ctx: StepContext) -> dict[str, Any]:
         part.to_parquet(ctx.output("split", f"{name}.parquet"))
     return {"rows": {"train": len(train), "validation": len(val), "test": len(test),
                      "dropped (missing target)": raw_rows - len(df)},
-            "tables": {"train": train, "validation": val, "test": test}}
+            "tables": {} if conf.get("skip_data_profiling") else {"train": train, "validation": val, "test": test}}
 
 
 class _Identity:

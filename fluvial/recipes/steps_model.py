@@ -61,7 +61,15 @@ def _evaluate(ctx: StepContext, model_uri: str, df: Any, prefix: str, out_dir: s
     return {k[len(prefix):]: v for k, v in result.metrics.items()}
 
 
+_UNSUPPORTED_TRAIN_KEYS = ("predict_prefix", "predict_scores_for_all_classes", "rebalance_training_data",
+                           "calibrate_proba")
+
+
 def _estimator(ctx: StepContext, conf: dict[str, Any], X: Any, y: Any, val: Any, out_dir: str) -> tuple[Any, dict]:
+    unsupported = sorted(k for k in _UNSUPPORTED_TRAIN_KEYS if k in conf)
+    if unsupported:
+        raise InvalidParameterValue(f"The train step keys {unsupported} are not supported by fluvial: the model is "
+                                    "the transformer + estimator pipeline (see docs/recipes.md); remove them.")
     if conf.get("using", "custom") != "custom":
         raise InvalidParameterValue(f"train `using: {conf['using']}` is not supported by fluvial (only custom).")
     if not conf.get("estimator_method"):

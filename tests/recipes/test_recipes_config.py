@@ -89,6 +89,10 @@ STEP_ERRORS = [
     ("recipe.yaml", "    estimator_method: estimator_fn\n", "", "train", "Missing 'estimator_method'"),
     ("recipe.yaml", "estimator_method: estimator_fn", "estimator_method: estimator_fn\n    tuning: {enabled: true, "
      "max_trials: 2, parameters: {}}", "train", "needs hyperopt"),
+    ("recipe.yaml", "estimator_method: estimator_fn", "estimator_method: estimator_fn\n    predict_prefix: p_",
+     "train", "\\['predict_prefix'\\] are not supported"),
+    ("recipe.yaml", "    using: custom\n    estimator_method", "    using: automl/flaml\n    estimator_method", "train",
+     "automl/flaml` is not supported"),
     ("recipe.yaml", "primary_metric: \"root_mean_squared_error\"", "primary_metric: \"mine\"", "train",
      "The primary metric 'mine' is a custom metric"),
     ("recipe.yaml", "metric: root_mean_squared_error", "metric: nope", "evaluate",

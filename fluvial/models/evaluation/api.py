@@ -6,7 +6,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fluvial.exceptions import InvalidParameterValue, MlflowException, NotImplementedFeature
+from fluvial.exceptions import (
+    InvalidParameterValue,
+    MissingDependency,
+    MlflowException,
+    NotImplementedFeature,
+)
 from fluvial.models.evaluation.base import EvaluationResult
 from fluvial.models.evaluation.dataset import EvalData, log_dataset_tag
 
@@ -205,6 +210,10 @@ def evaluate(
         warnings.warn("The 'custom_metrics' parameter in mlflow.evaluate is deprecated. Please update your code to "
                       "use the 'extra_metrics' parameter instead.", FutureWarning, stacklevel=2)
         extra_metrics = custom_metrics
+    import importlib.util
+
+    if importlib.util.find_spec("sklearn") is None:
+        raise MissingDependency('evaluate computes its metrics with scikit-learn: pip install "fluvial[sklearn]"')
     loaded = _load_model(model, model_config, env_manager)
     config = _resolve_config(evaluators, evaluator_config, model_type)
     _check_explainability(config)
