@@ -114,6 +114,7 @@ class Recipe:
         for up in upstream:
             _hash_path(h, self.ctx.outputs(up))
         h.update(sys.version.encode())
+        _hash_path(h, sys.modules[RUNNERS[step].__module__].__file__ or "")  # fluvial's own step code
         return h.hexdigest()
 
     def _state(self, step: str) -> dict[str, Any]:

@@ -15,11 +15,21 @@ DEFAULT_RATIOS = [0.75, 0.125, 0.125]
 
 
 def _spark() -> Any:
+    """The active SparkSession, else a new local one whose Python workers run this interpreter."""
+    import sys
+
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise MissingDependency("This step needs Spark: pip install pyspark (and a Java runtime).") from None
-    return SparkSession.builder.getOrCreate()
+        raise MissingDependency('This step needs Spark: pip install "fluvial[spark]" (and a Java runtime).') from None
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    return (SparkSession.builder.master("local[*]").appName("fluvial-recipe")
+            .config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.host", "127.0.0.1").getOrCreate())
 
 
 def _locations(ctx: StepContext, location: Any, ext: str) -> list[str]:
@@ -231,7 +241,9 @@ def predict(ctx: StepContext) -> dict[str, Any]:
     pdf = __import__("pandas").read_parquet(ctx.output("ingest_scoring", "scoring-dataset.parquet"))
     sdf = spark.createDataFrame(pdf)
     udf = spark_udf(spark, model_uri, result_type=conf.get("result_type", "double"), env_manager="local")
-    scored = sdf.withColumn("prediction", udf(*[sdf[c] for c in sdf.columns]))
+    from pyspark.sql.functions import struct
+
+    scored = sdf.withColumn("prediction", udf(struct(*[sdf[c] for c in sdf.columns])))
     mode = conf.get("save_mode", "overwrite")
     writer = scored.write.mode(mode)
     if output["using"] == "table":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from typing import Any
 
 from fluvial.exceptions import InvalidParameterValue, MissingDependency, MlflowException
@@ -140,12 +141,20 @@ def train(ctx: StepContext) -> dict[str, Any]:
         fluvial.log_params({k: v for k, v in fitted.get_params().items()})
         fluvial.set_tags({"estimator_name": type(fitted).__name__,
                           "estimator_class": f"{type(fitted).__module__}.{type(fitted).__name__}"})
-        estimator_info = fsk.log_model(fitted, "train/estimator")
+        from fluvial.models import infer_signature
+
+        with warnings.catch_warnings():  # integer-column hints are about serving data, not this model
+            warnings.simplefilter("ignore", UserWarning)
+            estimator_info = fsk.log_model(fitted, "train/estimator", signature=infer_signature(X, fitted.predict(X)))
         fsk.log_model(transformer, "transform/transformer")
         pipeline = make_pipeline(transformer, fitted)
         for sub in ("model", "sk_model"):
             shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
-        fsk.save_model(pipeline, os.path.join(out, "sk_model"))
+        raw_X = pd.read_parquet(ctx.output("split", "train.parquet")).drop(columns=[ctx.target])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            signature = infer_signature(raw_X, pipeline.predict(raw_X))
+        fsk.save_model(pipeline, os.path.join(out, "sk_model"), signature=signature)
         shutil.copytree(os.path.join(out, "sk_model"), os.path.join(out, "model"))
         fluvial.log_artifacts(os.path.join(out, "model"), "train/model")
         with open(os.path.join(out, "run_id"), "w") as f:
