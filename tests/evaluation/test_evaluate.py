@@ -235,3 +235,15 @@ def test_log_table_appends_and_load_table_adds_run_id(tracking):
     assert tag == [{"path": "t/table.json", "type": "table"}]
     with pytest.raises(InvalidParameterValue, match=r"'\.json' or '\.parquet'"):
         fluvial.log_table({"a": [1]}, "t.csv")
+
+
+def test_numpy_dataset_models_alias_and_result_save_load(tracking, tmp_path):
+    df = frame()
+    dataset = fluvial.data.from_numpy(df[["a", "b"]].to_numpy(), targets=df.label.to_numpy())
+    result = fluvial.models.evaluate(lambda X: (X["feature_1"] > 0).astype(int), dataset, model_type="classifier")
+    assert result.metrics["example_count"] == 80 and "log_loss" not in result.metrics  # no probabilities
+    assert fluvial.models.list_evaluators() == ["default", "classifier", "regressor"]
+    result.save(str(tmp_path / "saved"))
+    loaded = fluvial.models.EvaluationResult.load(str(tmp_path / "saved"))
+    assert loaded.metrics == pytest.approx({k: float(v) for k, v in result.metrics.items()})
+    assert loaded.artifacts["confusion_matrix"].content.size == result.artifacts["confusion_matrix"].content.size
