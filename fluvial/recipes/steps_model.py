@@ -84,34 +84,71 @@ def _estimator(ctx: StepContext, conf: dict[str, Any], X: Any, y: Any, val: Any,
     return estimator, params
 
 
+def _hyperopt_algorithm(name: str) -> Any:
+    """``hyperopt.<module>.suggest`` named in the config, looked up inside hyperopt only."""
+    import importlib
+
+    parts = str(name).split(".")
+    if len(parts) < 2 or parts[0] != "hyperopt":
+        raise InvalidParameterValue(f"tuning.algorithm must name a hyperopt algorithm such as hyperopt.tpe.suggest, "
+                                    f"not {name!r}")
+    try:
+        target: Any = importlib.import_module(".".join(parts[:-1]))
+        return getattr(target, parts[-1])
+    except (ImportError, AttributeError):
+        raise InvalidParameterValue(f"tuning.algorithm {name!r} does not exist in hyperopt") from None
+
+
 def _tune(ctx: StepContext, fn: Any, fixed: dict[str, Any], tuning: dict[str, Any], X: Any, y: Any, val: Any) -> dict:
+    """hyperopt search over ``tuning.parameters``, scoring each trial's estimator by the primary metric on
+    the transformed validation data."""
     for key in ("max_trials", "parameters"):
         if key not in tuning:
             raise InvalidParameterValue(f"The train step's `tuning` section needs `{key}`.")
+    if int(tuning.get("parallelism", 1)) != 1:
+        raise InvalidParameterValue("tuning.parallelism other than 1 needs Spark trials, which fluvial does not run.")
     try:
         import hyperopt
     except ImportError:
         raise MissingDependency("train step `tuning.enabled: true` needs hyperopt: pip install hyperopt") from None
-    from sklearn import metrics as sk
+    from fluvial.models.evaluation.api import _FunctionModel
+    from fluvial.models.evaluation.dataset import EvalData
+    from fluvial.models.evaluation.evaluator import DefaultEvaluator
 
     space = {}
     for name, spec in tuning["parameters"].items():
-        dist = spec.get("distribution", "uniform")
-        args = {k: v for k, v in spec.items() if k != "distribution"}
-        space[name] = getattr(hyperopt.hp, dist)(name, **args)
+        args = {k: v for k, v in (spec or {}).items() if k != "distribution"}
+        dist = getattr(hyperopt.hp, str((spec or {}).get("distribution", "uniform")), None)
+        if dist is None:
+            raise InvalidParameterValue(f"tuning.parameters.{name}: unknown hyperopt distribution {spec!r}")
+        space[name] = dist(name, **args)
+    fraction = float(tuning.get("sample_fraction", 1))
+    if not 0 < fraction <= 1:
+        raise InvalidParameterValue("tuning.sample_fraction must be in (0, 1].")
+    if fraction < 1:
+        keep = X.sample(frac=fraction, random_state=42).index
+        X, y = X.loc[keep], y.loc[keep]
     primary = ctx.config.get("primary_metric") or DEFAULT_PRIMARY[_task(ctx)]
-    greater = metric_directions(ctx).get(primary, False)
-    Xv, yv = val.drop(columns=[ctx.target]), val[ctx.target]
+    greater = metric_directions(ctx)[primary]
+    data = EvalData(val, targets=ctx.target)
+    config: dict[str, Any] = {"pos_label": ctx.config["positive_class"]} if ctx.is_classification else {}
+    model_type = "classifier" if ctx.is_classification else "regressor"
 
     def objective(sampled: dict[str, Any]) -> float:
         est = fn({**fixed, **sampled}).fit(X, y)
-        pred = est.predict(Xv)
-        value = (sk.f1_score(yv, pred, pos_label=ctx.config.get("positive_class")) if ctx.is_classification
-                 else sk.root_mean_squared_error(yv, pred))
+        result = DefaultEvaluator(client=None, run_id=None, model_type=model_type, data=data, config=config,
+                                  model=_FunctionModel(est.predict), extra_metrics=custom_metrics(ctx),
+                                  log=False).run()
+        if primary not in result.metrics:
+            raise InvalidParameterValue(f"The primary metric {primary!r} cannot be computed while tuning.")
+        value = float(result.metrics[primary])
         return -value if greater else value
 
-    best = hyperopt.fmin(objective, space, algo=hyperopt.rand.suggest, max_evals=int(tuning["max_trials"]),
-                         show_progressbar=False)
+    early = tuning.get("early_stop_fn")
+    best = hyperopt.fmin(
+        objective, space, algo=_hyperopt_algorithm(tuning.get("algorithm", "hyperopt.rand.suggest")),
+        max_evals=int(tuning["max_trials"]), show_progressbar=False, rstate=__import__("numpy").random.default_rng(42),
+        early_stop_fn=ctx.user_function("train", early, "tuning.early_stop_fn") if early else None)
     return hyperopt.space_eval(space, best)
 
 

@@ -85,3 +85,29 @@ def test_scoring_with_spark_udf(root):
     expected = model.predict(scored.drop(columns=["prediction", "y"]))
     assert scored["prediction"].tolist() == pytest.approx(list(expected))
     assert len(pd.read_parquet(root / "scored")) == 200
+
+
+def test_tuning_with_hyperopt(root):
+    pytest.importorskip("hyperopt")
+    (root / "steps" / "train.py").write_text(
+        "def estimator_fn(params=None):\n"
+        "    from sklearn.linear_model import Ridge\n"
+        "    return Ridge(**(params or {}))\n"
+        "def stop_early(trials, *args):\n"
+        "    return len(trials.trials) >= 3, args\n")
+    _edit(root, "recipe.yaml", "    estimator_method: estimator_fn\n",
+          "    estimator_method: estimator_fn\n    estimator_params: {fit_intercept: true}\n    tuning:\n"
+          "      enabled: true\n      algorithm: hyperopt.tpe.suggest\n      max_trials: 6\n"
+          "      early_stop_fn: stop_early\n      sample_fraction: 0.8\n      parameters:\n"
+          "        alpha: {distribution: uniform, low: 0.0, high: 5.0}\n")
+    r = Recipe(profile="local", recipe_root=str(root))
+    r.run("train")
+    run = r.get_artifact("run")
+    alpha = float(run.data.params["alpha"])
+    assert 0.0 <= alpha <= 5.0 and alpha != 1.0  # tuned, not Ridge's default
+    with open(r.ctx.output("train", "best_parameters.yaml")) as f:
+        text = f.read()
+    assert text.startswith("# tuned and configured parameters") and "alpha" in text
+    _edit(root, "recipe.yaml", "algorithm: hyperopt.tpe.suggest", "algorithm: os.system")
+    with pytest.raises(Exception, match="must name a hyperopt algorithm"):
+        Recipe(profile="local", recipe_root=str(root)).run("train")

@@ -408,6 +408,6 @@ class DefaultEvaluator:
                 stamp = now_ms()
                 self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()])
             self._eval_table(tmp, y, y_pred)
-            if self.model_type == "classifier":
+            if self.model_type == "classifier" and self.log:  # plots only for results that are logged
                 self._classifier_artifacts(tmp, y, y_pred)
         return EvaluationResult(metrics=metrics, artifacts=self.artifacts, run_id=self.run_id)
