@@ -1,6 +1,7 @@
-"""The REST API routes as a small ASGI app driven by the wire table: ``/api/<v>/mlflow/<path>`` and the
-``/ajax-api`` twin are looked up in a dict (no regex routing), the body is read with a size limit, and
-``adapter.call`` does the rest. Everything else goes on to the next app."""
+"""The REST API routes as a small ASGI app driven by the wire table: ``/api/<v>/mlflow/<path>``, fluvial's
+own ``/api/<v>/fluvial/<path>`` and their ``/ajax-api`` twins are looked up in a dict (no regex routing),
+the body is read with a size limit, and ``adapter.call`` does the rest. Everything else goes on to the
+next app."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class RpcApp:
         for start, ajax in self.prefixes:
             if path.startswith(start):
                 version, _, rest = path[len(start):].partition("/")
-                if rest.startswith("mlflow/"):
+                if rest.startswith(("mlflow/", "fluvial/")):
                     endpoint = self.table.get((version, "/" + rest))
                     if endpoint is not None and "{" not in endpoint.path and method in endpoint.methods:
                         return endpoint, ajax, {}
