@@ -1,6 +1,7 @@
-"""The REST API routes as a small ASGI app driven by the wire table: ``/api/<v>/mlflow/<path>``, the
-fluvial-only ``/api/<v>/fluvial/<path>`` and their ``/ajax-api`` twins are looked up in a dict (no
-regex routing), the body is read with a size limit, and ``adapter.call`` does the rest. Everything else goes on to the next app."""
+"""The REST API routes as a small ASGI app driven by the wire table: ``/api/<v>/mlflow/<path>``, fluvial's
+own ``/api/<v>/fluvial/<path>`` and their ``/ajax-api`` twins are looked up in a dict (no regex routing),
+the body is read with a size limit, and ``adapter.call`` does the rest. Everything else goes on to the
+next app."""
 
 from __future__ import annotations
 

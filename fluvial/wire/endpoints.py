@@ -195,6 +195,23 @@ MLFLOW_3: list[Endpoint] = [
 ]
 register(MLFLOW_3)
 
+# ==================================================================================================
+# fluvial-only endpoints for the web UI, under /ajax-api/2.0/fluvial/ui/... (never under mlflow/).
+# ==================================================================================================
+UI_COLUMNS = {"params": string(repeated=True), "metrics": string(repeated=True), "tags": string(repeated=True)}
+
+FLUVIAL_UI: list[Endpoint] = [
+    Endpoint("UiRunsPage", ("POST",), "/fluvial/ui/runs-page",
+             {"experiment_ids": string(repeated=True), "filter": string(), "order_by": string(repeated=True),
+              "run_view_type": enum_of(ViewType), "page_token": string(), "max_results": int32(),
+              "columns": message(UI_COLUMNS), "start_time_after": int64()}, ajax_only=True),
+    Endpoint("UiCompare", ("POST", "GET"), "/fluvial/ui/compare", {"run_ids": string(repeated=True)},
+             ajax_only=True),
+    Endpoint("UiColumns", ("GET", "POST"), "/fluvial/ui/columns", {"experiment_ids": string(repeated=True)},
+             ajax_only=True),
+]
+register(FLUVIAL_UI)
+
 _PARAM = re.compile(r"\{(\w+)(:path)?\}")
 
 

@@ -31,6 +31,7 @@ def load_all() -> dict[str, Handler]:
         metrics,
         registry,
         runs,
+        ui,
     )
 
     return HANDLERS

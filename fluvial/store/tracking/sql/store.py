@@ -51,6 +51,7 @@ from fluvial.store.tracking.sql.engine import (
 )
 from fluvial.store.tracking.sql.search import build_count_query, build_experiments_query, build_runs_query
 from fluvial.store.tracking.sql.statements import insert_ignore, upsert
+from fluvial.store.tracking.sql.ui_queries import SqlUiQueries
 
 DEFAULT_ARTIFACT_ROOT = "./mlruns"
 RUN_NAME_TAG = "mlflow.runName"
@@ -58,7 +59,7 @@ LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 _initialized: set[str] = set()
 
 
-class SqlTrackingStore(TrackingStore):
+class SqlTrackingStore(SqlUiQueries, TrackingStore):
     """Tracking store on any SQLAlchemy database URL."""
 
     def __init__(self, db_uri: str, default_artifact_root: str | None = None) -> None:
