@@ -46,6 +46,7 @@ def _artifacts(folder: Path) -> None:
     (folder / "plot.png").write_bytes(png())
     (folder / "report.html").write_text(f"<h1>Report</h1><script>parent.__xss=2</script>{XSS}")
     (folder / f"{XSS}.txt").write_text("hostile name")
+    (folder / "big.log").write_text("".join(f"line {i:06d}\n" for i in range(12_000)) + "THE END\n")
 
 
 def seed(client: Any) -> dict[str, Any]:

@@ -31,7 +31,7 @@ export function ComparePage({ query }) {
   const [sx, setSx] = useState(""); const [sy, setSy] = useState("");
   const [boxValue, setBoxValue] = useState(""); const [boxGroup, setBoxGroup] = useState("");
   const [chartKey, setChartKey] = useState("");
-  useEffect(() => { fetchRuns(runIds, exps).then(setRuns, setError); }, [runIds.join(), exps.join()]);
+  useEffect(() => { fetchRuns(runIds).then(setRuns, setError); }, [runIds.join(), exps.join()]);
   if (error) return html`<div class="page"><${ErrorBox} error=${error} /></div>`;
   if (!runs) return html`<p class="loading">Loading ${runIds.length} runs…</p>`;
   const rows = rowsOf(runs);

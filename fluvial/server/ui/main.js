@@ -20,7 +20,7 @@ function UserMenu() {
   useEffect(() => { api("/api/2.0/fluvial/users/current").then((d) => setUser(d.user), () => setUser(null)); }, []);
   if (!user) return null;
   const logout = async () => { await post("/api/2.0/fluvial/users/logout", {}).catch(() => {}); location.href = prefixed("/login"); };
-  return html`<span class="user">${user.username}${user.is_admin ? " (admin)" : ""} <button class="link" onClick=${logout}>Log out</button></span>`;
+  return html`<span class="usermenu">${user.username}${user.is_admin ? " (admin)" : ""} <button class="link" onClick=${logout}>Log out</button></span>`;
 }
 
 function page(route) {

@@ -2,7 +2,9 @@
 import { html, useState, useEffect, useRef, useMemo, api, post, ErrorBox, fmtTime, fmtDuration, fmtNum, tagMap, href, setQuery, queryList } from "./lib.js";
 
 const ROW = 30;          // px per row (windowed rendering relies on a fixed height)
-const PAGE = 200;        // runs per request
+const FIRST_PAGE = 100;  // runs in the first request (what the user sees first)
+const PAGE = 500;        // runs per further request
+const BASE_TAGS = ["mlflow.user", "mlflow.source.name", "mlflow.source.git.commit", "mlflow.parentRunId", "mlflow.runName"];
 const OVERSCAN = 10;
 const PRESETS = { "": "All time", "1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days" };
 const PRESET_MS = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
@@ -10,12 +12,12 @@ const PARENT = "mlflow.parentRunId";
 
 const ATTRS = [
   { id: "name", label: "Run name", order: "attributes.run_name", width: 220 },
-  { id: "created", label: "Created", order: "attributes.start_time", width: 150 },
-  { id: "duration", label: "Duration", width: 80 },
+  { id: "created", label: "Created", order: "attributes.start_time", width: 165 },
+  { id: "duration", label: "Duration", width: 85 },
   { id: "user", label: "User", order: "attributes.user_id", width: 90 },
   { id: "source", label: "Source", width: 170 },
   { id: "status", label: "Status", order: "attributes.status", width: 90 },
-  { id: "models", label: "Models", width: 110 },
+  { id: "models", label: "Models", width: 150 },
 ];
 const quoteKey = (k) => "`" + k.replace(/`/g, "") + "`";
 
@@ -41,11 +43,11 @@ function cell(run, col, models) {
   }
 }
 
+// runs-page rows carry {info, params, metrics, tags} as objects holding only the requested columns
 function normalize(run) {
-  const d = run.data || {};
-  run.tagMap = tagMap(d.tags);
-  run.paramMap = Object.fromEntries((d.params || []).map((p) => [p.key, p.value]));
-  run.metricMap = Object.fromEntries((d.metrics || []).map((m) => [m.key, m.value]));
+  run.tagMap = run.tags || {};
+  run.paramMap = run.params || {};
+  run.metricMap = run.metrics || {};
   return run;
 }
 
@@ -114,7 +116,7 @@ export function RunsPage({ experimentIds, query }) {
   const [count, setCount] = useState(null);
   const [error, setError] = useState(null);
   const [loading, setLoading] = useState(false);
-  const [keys, setKeys] = useState({ params: new Set(), metrics: new Set(), tags: new Set() });
+  const [keys, setKeys] = useState({ params: [], metrics: [], tags: [] });
   const [models, setModels] = useState({});
   const [selected, setSelected] = useState(new Set());
   const [expanded, setExpanded] = useState(new Set());
@@ -126,31 +128,28 @@ export function RunsPage({ experimentIds, query }) {
   const gen = useRef(0);
   const box = useRef(null);
 
-  const fullFilter = useMemo(() => {
-    const parts = [];
-    if (filter.trim()) parts.push(filter.trim());
-    if (PRESET_MS[preset]) parts.push(`attributes.start_time >= ${Date.now() - PRESET_MS[preset]}`);
-    return parts.join(" AND ");
-  }, [filter, preset]);
+  const startAfter = useMemo(() => (PRESET_MS[preset] ? Date.now() - PRESET_MS[preset] : undefined), [preset]);
   const viewType = deleted ? "ALL" : "ACTIVE_ONLY";
-  const request = (page_token) => post("runs/search", {
-    experiment_ids: experimentIds, filter: fullFilter, run_view_type: viewType, max_results: PAGE,
-    order_by: [order], page_token: page_token || undefined });
+  const [groupKind, groupKey] = groupBy ? groupBy.split(":", 2) : ["", ""];
+  const wanted = {
+    params: [...cols.params, ...(groupKind === "param" ? [groupKey] : [])],
+    metrics: cols.metrics,
+    tags: [...BASE_TAGS, ...cols.tags, ...(groupKind === "tag" ? [groupKey] : [])],
+  };
+  const wantedKey = JSON.stringify(wanted);
+  const request = (page_token) => post("/ajax-api/2.0/fluvial/ui/runs-page", {
+    experiment_ids: experimentIds, filter, run_view_type: viewType, max_results: page_token ? PAGE : FIRST_PAGE,
+    order_by: [order], page_token: page_token || undefined, columns: wanted, start_time_after: startAfter });
 
   const absorb = (page) => {
     const fresh = (page.runs || []).map(normalize);
-    setKeys((old) => {
-      const next = { params: new Set(old.params), metrics: new Set(old.metrics), tags: new Set(old.tags) };
-      for (const r of fresh) {
-        Object.keys(r.paramMap).forEach((k) => next.params.add(k));
-        Object.keys(r.metricMap).forEach((k) => next.metrics.add(k));
-        Object.keys(r.tagMap).forEach((k) => k.startsWith("mlflow.") || next.tags.add(k));
-      }
-      return next;
-    });
     loadModels(fresh);
     return fresh;
   };
+  useEffect(() => {
+    api("/ajax-api/2.0/fluvial/ui/columns", { experiment_ids: experimentIds }).then((k) => setKeys({
+      params: k.params || [], metrics: k.metrics || [], tags: (k.tags || []).filter((t) => !t.startsWith("mlflow.")) }), () => {});
+  }, [experimentIds.join(",")]);
   const loadModels = (fresh) => {
     if (!fresh.length) return;
     const ids = fresh.map((r) => `'${r.info.run_id}'`).join(",");
@@ -171,12 +170,10 @@ export function RunsPage({ experimentIds, query }) {
     setLoading(true); setError(null); setCount(null); setSelected(new Set());
     request(null).then((page) => {
       if (my !== gen.current) return;
-      setRuns(absorb(page)); setToken(page.next_page_token || null); setLoading(false);
+      setRuns(absorb(page)); setToken(page.next_page_token || null); setLoading(false); setCount(page.count ?? null);
       if (box.current) box.current.scrollTop = 0;
     }, (e) => { if (my === gen.current) { setError(e); setRuns([]); setToken(null); setLoading(false); } });
-    api("/ajax-api/2.0/fluvial/runs/count", { experiment_ids: experimentIds, filter: fullFilter, run_view_type: viewType })
-      .then((r) => my === gen.current && setCount(r.count), () => {});
-  }, [experimentIds.join(","), fullFilter, order, viewType, reloadTick]);
+  }, [experimentIds.join(","), filter, startAfter, order, viewType, wantedKey, reloadTick]);
 
   const loadMore = () => {
     if (!token || loading) return;
@@ -229,13 +226,13 @@ export function RunsPage({ experimentIds, query }) {
     </form>
     <${ErrorBox} error=${error} />
     <div class="toolbar">
-      <${ColumnPicker} kind="Params" keys=${[...keys.params].sort()} chosen=${cols.params} onChange=${(v) => setQuery({ params: v })} />
-      <${ColumnPicker} kind="Metrics" keys=${[...keys.metrics].sort()} chosen=${cols.metrics} onChange=${(v) => setQuery({ metrics: v })} />
-      <${ColumnPicker} kind="Tags" keys=${[...keys.tags].sort()} chosen=${cols.tags} onChange=${(v) => setQuery({ tags: v })} />
+      <${ColumnPicker} kind="Params" keys=${keys.params} chosen=${cols.params} onChange=${(v) => setQuery({ params: v })} />
+      <${ColumnPicker} kind="Metrics" keys=${keys.metrics} chosen=${cols.metrics} onChange=${(v) => setQuery({ metrics: v })} />
+      <${ColumnPicker} kind="Tags" keys=${keys.tags} chosen=${cols.tags} onChange=${(v) => setQuery({ tags: v })} />
       <label>Group by <select aria-label="Group by" value=${groupBy} onChange=${(e) => setQuery({ group: e.target.value })}>
         <option value="">(none)</option>
-        ${[...keys.params].sort().map((k) => html`<option value=${"param:" + k}>param ${k}</option>`)}
-        ${[...keys.tags].sort().map((k) => html`<option value=${"tag:" + k}>tag ${k}</option>`)}
+        ${keys.params.map((k) => html`<option value=${"param:" + k}>param ${k}</option>`)}
+        ${keys.tags.map((k) => html`<option value=${"tag:" + k}>tag ${k}</option>`)}
       </select></label>
       ${cols.metrics.length && runs.length ? html`<a href=${href(["metric", cols.metrics[0]], { runs: JSON.stringify(runs.slice(0, 10).map((r) => r.info.run_id)), experiments: JSON.stringify(experimentIds) })}>Chart ${cols.metrics[0]}</a>` : null}
       <span class="spacer"></span>

@@ -1,18 +1,12 @@
 // Metric history: the reduced endpoint (server-side min/max buckets) and a tiny canvas sparkline.
-import { html, useRef, useEffect, api, ApiError } from "./lib.js";
+import { html, useRef, useEffect, api } from "./lib.js";
 
 // -> {points: [{step, timestamp, value}], reduced, total}
+// -> {points: [{step, timestamp, value}], reduced, total}
 export async function history(runId, key, { xAxis = "step", start, end, maxPoints = 1000 } = {}) {
-  try {
-    const r = await api("/ajax-api/2.0/fluvial/metrics/get-history-reduced",
-      { run_id: runId, metric_key: key, x_axis: xAxis === "step" ? "step" : "timestamp", start, end, max_points: maxPoints });
-    return { points: r.metrics || [], reduced: !!r.reduced, total: r.total ?? (r.metrics || []).length };
-  } catch (e) {
-    if (!(e instanceof ApiError && e.status === 404 && e.code === "ENDPOINT_NOT_FOUND")) throw e;
-    // a server without the fluvial extension: the whole history
-    const r = await api("metrics/get-history", { run_id: runId, metric_key: key, max_results: 25000 });
-    return { points: r.metrics || [], reduced: false, total: (r.metrics || []).length };
-  }
+  const r = await api("/ajax-api/2.0/fluvial/metrics/get-history-reduced",
+    { run_id: runId, metric_key: key, x_axis: xAxis === "step" ? "step" : "timestamp", start, end, max_points: maxPoints });
+  return { points: r.metrics || [], reduced: !!r.reduced, total: r.total ?? (r.metrics || []).length };
 }
 
 export function Sparkline({ runId, metricKey, width = 120, height = 24 }) {
