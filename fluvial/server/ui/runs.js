@@ -151,13 +151,15 @@ export function RunsPage({ experimentIds, query }) {
       params: k.params || [], metrics: k.metrics || [], tags: (k.tags || []).filter((t) => !t.startsWith("mlflow.")) }), () => {});
   }, [experimentIds.join(",")]);
   const loadModels = (fresh) => {
-    if (!fresh.length) return;
-    const ids = fresh.map((r) => `'${r.info.run_id}'`).join(",");
-    api("model-versions/search", { filter: `run_id IN (${ids})`, max_results: 1000 }).then((res) => {
-      const add = {};
-      for (const mv of res.model_versions || []) (add[mv.run_id] ||= []).push(mv);
-      setModels((old) => ({ ...old, ...add }));
-    }, () => {});
+    // registered model versions of these runs; 200 ids per request keeps the filter under the server's limit
+    for (let i = 0; i < fresh.length; i += 200) {
+      const ids = fresh.slice(i, i + 200).map((r) => `'${r.info.run_id}'`).join(",");
+      api("model-versions/search", { filter: `run_id IN (${ids})`, max_results: 1000 }).then((res) => {
+        const add = {};
+        for (const mv of res.model_versions || []) (add[mv.run_id] ||= []).push(mv);
+        setModels((old) => ({ ...old, ...add }));
+      }, () => {});
+    }
   };
 
   useEffect(() => {
