@@ -63,11 +63,12 @@ export function MetricChart({ runs, metricKey, height = 360 }) {
     if (!series || !box.current) return;
     const tables = series.map((s) => toXY(s.points, xAxis, Number(s.run.info.start_time) || 0, logY, weight));
     const data = tables.length ? uPlot.join(tables) : [[]];
+    const xLabel = xAxis === "step" ? "step" : xAxis === "wall" ? "time" : "seconds since run start";
     const opts = {
       width: width(), height,
       scales: { x: { time: xAxis === "wall", ...(range ? { min: range[0], max: range[1], auto: false } : {}) }, y: logY ? { distr: 3 } : {} },
-      axes: [{ label: xAxis === "step" ? "step" : xAxis === "wall" ? "" : "seconds since run start" }, { label: metricKey, size: 70 }],
-      series: [{ label: xAxis }, ...series.map((s, i) => ({ label: s.run.info.run_name || s.run.info.run_id, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true, points: { show: false } }))],
+      axes: [{ label: xLabel }, { label: metricKey, size: 70 }],
+      series: [{ label: xLabel }, ...series.map((s, i) => ({ label: s.run.info.run_name || s.run.info.run_id, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true, points: { show: false } }))],
       cursor: { drag: { x: true, y: false } },
       hooks: { setSelect: [(u) => {
         if (u.select.width < 3) return;
