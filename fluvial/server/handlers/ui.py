@@ -1,13 +1,14 @@
 """The web UI's data endpoints (``/ajax-api/2.0/fluvial/ui/...``): a page of runs with only the columns
 the table shows and the total count, up to 1000 runs for compare in one request, and the column keys of
-experiments for the column picker. Built on the store's search; nothing here is MLflow's API."""
+experiments for the column picker. Built on the store's search; none of these are MLflow's API. And
+MLflow's ``gateway-proxy``, which its UI asks for AI gateway endpoints."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fluvial.entities import ViewType
-from fluvial.exceptions import InvalidParameterValue
+from fluvial.exceptions import InvalidParameterValue, NotImplementedFeature
 from fluvial.server.config import Stores
 from fluvial.server.handlers import handler
 from fluvial.server.handlers.limits import check_search_args
@@ -100,3 +101,14 @@ def columns(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameterValue(
             f"Columns of at most {COLUMNS_MAX_EXPERIMENTS} experiments at once; {len(experiment_ids)} were given.")
     return dict(stores.tracking.run_column_keys(experiment_ids))
+
+
+@handler("GatewayProxy")
+def gateway_proxy(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    """No AI gateway is ever configured on a fluvial server: the list of endpoints is empty (as MLflow
+    answers without ``MLFLOW_DEPLOYMENTS_TARGET``), and requests to be proxied are refused."""
+    if req.get("gateway_path", "").strip("/") in ("", "api/2.0/endpoints"):
+        return {"endpoints": []}
+    raise NotImplementedFeature(
+        "This server has no AI gateway (MLflow deployments server) configured; fluvial does not proxy gateway "
+        "requests.")
