@@ -111,7 +111,17 @@ TRACKING: list[Endpoint] = [
     Endpoint("GatewayProxy", ("GET", "POST"), "/mlflow/gateway-proxy", {"gateway_path": string()}, ajax_only=True),
 ]
 
-ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in TRACKING}
+# fluvial-only extensions: under /api/2.0/fluvial/... and /ajax-api/2.0/fluvial/..., never under mlflow/.
+# GET with a query string, or POST with a JSON body.
+FLUVIAL: list[Endpoint] = [
+    Endpoint("CountRuns", ("GET", "POST"), "/fluvial/runs/count",
+             {"experiment_ids": string(repeated=True), "filter": string(), "run_view_type": enum_of(ViewType)}),
+    Endpoint("GetMetricHistoryReduced", ("GET", "POST"), "/fluvial/metrics/get-history-reduced",
+             {**RUN_ID, "metric_key": string(required=True), "x_axis": string(), "start": double(),
+              "end": double(), "max_points": int32()}),
+]
+
+ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in TRACKING + FLUVIAL}
 
 
 def register(endpoints: list[Endpoint]) -> None:

@@ -26,6 +26,7 @@ def load_all() -> dict[str, Handler]:
     from fluvial.server.handlers import (  # noqa: F401
         artifacts,
         experiments,
+        extensions,
         logged_models,
         metrics,
         registry,

@@ -19,22 +19,6 @@ RUNS_PAGE_DEFAULT = 100
 RUNS_PAGE_MAX = 5000
 COMPARE_MAX = 1000
 COLUMNS_MAX_EXPERIMENTS = 100
-_COUNT_PAGE = 50_000
-_COUNT_PAGES = 1_000
-
-
-def _count(stores: Stores, experiment_ids: list[str], filter_string: str, view: ViewType) -> int:
-    count_runs = getattr(stores.tracking, "count_runs", None)
-    if count_runs is not None:
-        return int(count_runs(experiment_ids, filter_string, view))
-    total, token = 0, None  # stores without a count: page through the search
-    for _ in range(_COUNT_PAGES):
-        page = stores.tracking.search_runs(experiment_ids, filter_string, view, _COUNT_PAGE, None, token)
-        total += len(page)
-        token = page.token
-        if not token:
-            break
-    return total
 
 
 def _pick(values: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
@@ -67,7 +51,7 @@ def runs_page(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
             "metrics": {k: encode_double(v) for k, v in _pick(data.metrics, metrics).items()},
             "tags": _pick(data.tags, tags),
         })
-    out: dict[str, Any] = {"runs": runs, "count": _count(stores, experiment_ids, filter_string, view)}
+    out: dict[str, Any] = {"runs": runs, "count": stores.tracking.count_runs(experiment_ids, filter_string, view)}
     if page.token:
         out["next_page_token"] = page.token
     return out

@@ -4,7 +4,7 @@ server's handlers only talk to it."""
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from fluvial.entities import (
@@ -26,6 +26,7 @@ UI_SCAN_PAGES = 1_000  # generic scans stop after this many pages of runs
 DATASET_SUMMARIES_LIMIT = 1000
 DATASET_CONTEXT_TAG = "mlflow.data.context"
 BULK_INTERVAL_PER_RUN = 25_000
+HISTORY_PAGE_DEFAULT = 25_000
 
 
 class TrackingStore(abc.ABC):
@@ -131,6 +132,48 @@ class TrackingStore(abc.ABC):
     def get_metric_history(
         self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
     ) -> PagedList[Metric]: ...
+
+    # ---- fluvial-only extensions (default implementations on top of the methods above) ----------
+    def count_runs(
+        self, experiment_ids: Sequence[str], filter_string: str = "", run_view_type: int = ViewType.ACTIVE_ONLY
+    ) -> int:
+        """How many runs ``search_runs`` would return for these arguments, without loading them."""
+        total, token = 0, None
+        while True:
+            page = self.search_runs(experiment_ids, filter_string, run_view_type, SEARCH_MAX_RESULTS_DEFAULT,
+                                    None, token)
+            total += len(page)
+            token = page.token
+            if not token:
+                return total
+
+    def get_metric_history_reduced(
+        self,
+        run_id: str,
+        metric_key: str,
+        *,
+        x_axis: str = "step",
+        start: float | None = None,
+        end: float | None = None,
+        max_points: int = 1000,
+    ) -> tuple[list[Metric], bool, int]:
+        """(points, reduced, total points in range): the whole range when it holds at most
+        ``max_points`` points, else the min and max point of ``max_points // 2`` equal-width buckets
+        (the rule is in :mod:`fluvial.search.downsample`)."""
+        from fluvial.search.downsample import check_arguments, reduce_points
+
+        check_arguments(x_axis, start, end, max_points)
+
+        def pages() -> Iterator[Metric]:
+            token = None
+            while True:
+                page = self.get_metric_history(run_id, metric_key, HISTORY_PAGE_DEFAULT, token)
+                yield from page
+                token = page.token
+                if not token:
+                    return
+
+        return reduce_points(pages(), x_axis, start, end, max_points)
 
     @abc.abstractmethod
     def record_logged_model(self, run_id: str, model_dict: dict) -> None:
