@@ -2,7 +2,8 @@
 configuration only: no globals, no environment variables.
 
 Layers, outermost first: SecurityMiddleware (Host, Origin, CORS) -> RpcApp (the REST API, from the
-wire table) -> Starlette (health, version, the proxied artifact service, JSON 404/405)."""
+wire table) -> Starlette (health, version, the proxied artifact service, MLflow's UI-side routes,
+JSON 404/405)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from fluvial.server import adapter, proxy
+from fluvial.server import adapter, mlflow_ui_routes, proxy
 from fluvial.server.config import Stores
 from fluvial.server.handlers import load_all
 from fluvial.server.rpc import RpcApp
@@ -45,6 +46,7 @@ def create_app(stores: Stores) -> Any:
     ]
     if prefix:
         routes += [Route(prefix + "/health", health, methods=["GET"]), Route(prefix + "/version", version, methods=["GET"])]
+    routes += mlflow_ui_routes.routes(stores, prefix)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)

@@ -107,6 +107,8 @@ TRACKING: list[Endpoint] = [
     Endpoint("ListArtifacts", ("GET",), "/mlflow/artifacts/list", {**RUN_ID, "path": string(), "page_token": string()}),
     Endpoint("SearchDatasets", ("POST",), "/mlflow/experiments/search-datasets",
              {"experiment_ids": string(repeated=True)}, ajax_only=True),
+    # MLflow's UI lists AI gateway endpoints here; fluvial has no gateway (GET: none; POST: 501)
+    Endpoint("GatewayProxy", ("GET", "POST"), "/mlflow/gateway-proxy", {"gateway_path": string()}, ajax_only=True),
 ]
 
 # fluvial-only extensions: under /api/2.0/fluvial/... and /ajax-api/2.0/fluvial/..., never under mlflow/.

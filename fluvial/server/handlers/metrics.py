@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fluvial.exceptions import InvalidParameterValue
+from fluvial.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from fluvial.server.config import Stores
 from fluvial.server.handlers import handler
 from fluvial.server.handlers.runs import run_id_of
@@ -37,7 +37,10 @@ def _bulk(stores: Stores, run_ids: list[str], key: str, max_results: int) -> lis
         raise InvalidParameterValue(f"GetMetricHistoryBulk request cannot specify more than {MAX_BULK_RUNS} run_ids.")
     points = []
     for run_id in sorted(set(run_ids)):
-        history = stores.tracking.get_metric_history(run_id, key, max_results)
+        try:
+            history = stores.tracking.get_metric_history(run_id, key, max_results)
+        except ResourceDoesNotExist:  # as MLflow: a run that does not exist has no points
+            continue
         points += [(run_id, m) for m in history]
     return points
 
@@ -47,7 +50,7 @@ def get_metric_history_bulk(stores: Stores, req: dict[str, Any]) -> dict[str, An
     max_results = min(req.get("max_results") or MAX_HISTORY_PAGE, MAX_HISTORY_PAGE)
     points = _bulk(stores, req.get("run_id", []), req["metric_key"], max_results)
     points.sort(key=lambda p: (p[0], p[1].timestamp, p[1].step, p[1].value))
-    return {"metrics": [{**metric_to_json(m), "run_id": run_id} for run_id, m in points]}
+    return {"metrics": [{**metric_to_json(m), "run_id": run_id} for run_id, m in points[:max_results]]}
 
 
 @handler("GetMetricHistoryBulkInterval")
@@ -69,4 +72,6 @@ def get_metric_history_bulk_interval(stores: Stores, req: dict[str, Any]) -> dic
     if not 1 <= max_results <= MAX_RESULTS_PER_RUN:
         raise InvalidParameterValue(f"max_results must be between 1 and {MAX_RESULTS_PER_RUN}.")
     points = stores.tracking.get_metric_history_bulk_interval(run_ids, req["metric_key"], start, end, max_results)
+    if not points:
+        return {}
     return {"metrics": [{**metric_to_json(m), "run_id": run_id} for run_id, m in points]}

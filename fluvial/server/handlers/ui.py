@@ -1,13 +1,14 @@
 """The web UI's data endpoints (``/ajax-api/2.0/fluvial/ui/...``): a page of runs with only the columns
 the table shows and the total count, up to 1000 runs for compare in one request, and the column keys of
-experiments for the column picker. Built on the store's search; nothing here is MLflow's API."""
+experiments for the column picker. Built on the store's search; none of these are MLflow's API. And
+MLflow's ``gateway-proxy``, which its UI asks for AI gateway endpoints."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fluvial.entities import ViewType
-from fluvial.exceptions import InvalidParameterValue
+from fluvial.exceptions import InvalidParameterValue, NotImplementedFeature
 from fluvial.server.config import Stores
 from fluvial.server.handlers import handler
 from fluvial.server.handlers.limits import check_search_args
@@ -18,22 +19,6 @@ RUNS_PAGE_DEFAULT = 100
 RUNS_PAGE_MAX = 5000
 COMPARE_MAX = 1000
 COLUMNS_MAX_EXPERIMENTS = 100
-_COUNT_PAGE = 50_000
-_COUNT_PAGES = 1_000
-
-
-def _count(stores: Stores, experiment_ids: list[str], filter_string: str, view: ViewType) -> int:
-    count_runs = getattr(stores.tracking, "count_runs", None)
-    if count_runs is not None:
-        return int(count_runs(experiment_ids, filter_string, view))
-    total, token = 0, None  # stores without a count: page through the search
-    for _ in range(_COUNT_PAGES):
-        page = stores.tracking.search_runs(experiment_ids, filter_string, view, _COUNT_PAGE, None, token)
-        total += len(page)
-        token = page.token
-        if not token:
-            break
-    return total
 
 
 def _pick(values: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
@@ -66,7 +51,7 @@ def runs_page(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
             "metrics": {k: encode_double(v) for k, v in _pick(data.metrics, metrics).items()},
             "tags": _pick(data.tags, tags),
         })
-    out: dict[str, Any] = {"runs": runs, "count": _count(stores, experiment_ids, filter_string, view)}
+    out: dict[str, Any] = {"runs": runs, "count": stores.tracking.count_runs(experiment_ids, filter_string, view)}
     if page.token:
         out["next_page_token"] = page.token
     return out
@@ -100,3 +85,14 @@ def columns(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameterValue(
             f"Columns of at most {COLUMNS_MAX_EXPERIMENTS} experiments at once; {len(experiment_ids)} were given.")
     return dict(stores.tracking.run_column_keys(experiment_ids))
+
+
+@handler("GatewayProxy")
+def gateway_proxy(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    """No AI gateway is ever configured on a fluvial server: the list of endpoints is empty (as MLflow
+    answers without ``MLFLOW_DEPLOYMENTS_TARGET``), and requests to be proxied are refused."""
+    if req.get("gateway_path", "").strip("/") in ("", "api/2.0/endpoints"):
+        return {"endpoints": []}
+    raise NotImplementedFeature(
+        "This server has no AI gateway (MLflow deployments server) configured; fluvial does not proxy gateway "
+        "requests.")

@@ -21,12 +21,12 @@ from fluvial.entities import (
 )
 
 SEARCH_MAX_RESULTS_DEFAULT = 1000
-HISTORY_PAGE_DEFAULT = 25_000
 UI_KEYS_LIMIT = 10_000
 UI_SCAN_PAGES = 1_000  # generic scans stop after this many pages of runs
 DATASET_SUMMARIES_LIMIT = 1000
 DATASET_CONTEXT_TAG = "mlflow.data.context"
 BULK_INTERVAL_PER_RUN = 25_000
+HISTORY_PAGE_DEFAULT = 25_000
 
 
 class TrackingStore(abc.ABC):
