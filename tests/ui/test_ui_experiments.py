@@ -23,7 +23,7 @@ def test_list_search_and_hostile_name_is_inert(page: Any, seeded: dict[str, Any]
     page.keyboard.press("Enter")
     page.wait_for_url("**q=demo")
     page.get_by_role("link", name="demo-regression").wait_for()
-    assert page.get_by_role("link", name="Default").count() == 0
+    page.get_by_role("link", name="Default").wait_for(state="detached")
 
 
 def test_create_rename_describe_tag_delete_restore(page: Any, ui_server: Any, seeded: dict[str, Any]) -> None:

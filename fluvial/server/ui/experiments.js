@@ -15,12 +15,14 @@ function Experiment({ exp, reload, checked, onToggle }) {
       <span class="muted">id ${exp.experiment_id}</span>
       ${deleted ? html`<span class="badge">deleted</span>` : null}
       <span class="muted">${fmtTime(exp.last_update_time || exp.creation_time)}</span>
+      ${Object.entries(tags).filter(([k]) => !k.startsWith("mlflow.")).slice(0, 5).map(([k, v]) => html`<span class="badge" key=${k}>${k}: ${v}</span>`)}
       <span class="spacer"></span>
       <button class="link" aria-expanded=${open} aria-label=${"Details of " + exp.name} onClick=${() => setOpen(!open)}>${open ? "Hide" : "Details"}</button>
       ${deleted
         ? html`<button class="link" onClick=${() => act(() => post("experiments/restore", { experiment_id: exp.experiment_id }))}>Restore</button>`
         : html`<button class="link danger" aria-label=${"Delete " + exp.name} onClick=${() => act(() => post("experiments/delete", { experiment_id: exp.experiment_id }))}>Delete</button>`}
     </div>
+    ${!open && tags[NOTE] ? html`<div class="muted summary">${tags[NOTE].split("\n")[0].slice(0, 200)}</div>` : null}
     ${open ? html`<div class="details">
       <h3>Name</h3>
       <${Editable} label="Experiment name" value=${exp.name} onSave=${(v) => post("experiments/update", { experiment_id: exp.experiment_id, new_name: v }).then(reload)} />

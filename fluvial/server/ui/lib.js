@@ -175,13 +175,13 @@ export function ErrorBox({ error }) {
   if (!error) return null;
   return html`<div class="error" role="alert">${error.code && error.code !== "ERROR" ? error.code + ": " : ""}${error.message || String(error)}</div>`;
 }
-export function Editable({ value, label, onSave, multiline = false, render: show }) {
+export function Editable({ value, label, onSave, multiline = false, render: show, button = "Edit" }) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(value || "");
   const [error, setError] = useState(null);
   if (!editing) {
     return html`<div class="editable">${show ? show(value) : value || html`<span class="muted">none</span>`}
-      <button class="link" aria-label=${"Edit " + label} onClick=${() => { setDraft(value || ""); setEditing(true); }}>Edit</button></div>`;
+      <button class="link" aria-label=${"Edit " + label} onClick=${() => { setDraft(value || ""); setEditing(true); }}>${button}</button></div>`;
   }
   const save = async (e) => {
     e.preventDefault();

@@ -1,7 +1,7 @@
 // Model registry: registered models (search, tags, description), a model's versions with stages and
 // aliases, and the version page (source run, signature, input example, stage transition, aliases, tags).
-import { html, useState, useEffect, api, post, useAsync, ErrorBox, Editable, Markdown, TagEditor, tagMap, fmtTime, href, setQuery } from "./lib.js";
-import { artifactUrl, fetchText, parseSignature, Signature } from "./artifacts.js";
+import { html, useState, useEffect, api, post, prefixed, useAsync, ErrorBox, Editable, Markdown, TagEditor, tagMap, fmtTime, href, setQuery } from "./lib.js";
+import { fetchText, parseSignature, Signature } from "./artifacts.js";
 
 const STAGES = ["None", "Staging", "Production", "Archived"];
 const patch = (path, body) => api(path, body, "PATCH");
@@ -102,21 +102,17 @@ export function ModelPage({ name }) {
   </div>`;
 }
 
-// The version's files are read through its source run's artifacts when the source lies under the run.
+// The version's MLmodel and input example, through /model-versions/get-artifact (any source URI).
 function useModelFiles(mv) {
   const [state, setState] = useState({ loading: true });
   useEffect(() => {
     let live = true;
+    const url = (path) => prefixed("/model-versions/get-artifact?" + new URLSearchParams({ name: mv.name, version: mv.version, path }).toString());
     (async () => {
-      if (!mv.run_id) return { note: "This version has no source run." };
-      const { run } = await api("runs/get", { run_id: mv.run_id });
-      const root = run.info.artifact_uri.replace(/\/$/, "");
-      if (!mv.source.startsWith(root + "/")) return { note: `The source ${mv.source} is outside run ${mv.run_id}'s artifacts.` };
-      const rel = mv.source.slice(root.length + 1).replace(/\/$/, "");
-      const mlmodel = (await fetchText(artifactUrl(mv.run_id, rel + "/MLmodel"))).text;
-      const exampleName = (/saved_input_example_info:\n(?:[ \t]+.*\n)*?[ \t]+artifact_path:\s*(\S+)/.exec(mlmodel) || [])[1] || "input_example.json";
-      const example = await fetchText(artifactUrl(mv.run_id, `${rel}/${exampleName}`), 20000).then((r) => r.text, () => null);
-      return { mlmodel, signature: parseSignature(mlmodel), example, rel };
+      const mlmodel = (await fetchText(url("MLmodel"))).text;
+      const exampleName = (/saved_input_example_info:\n(?:[ \t]+.*\n)*?[ \t]+artifact_path:\s*(\S+)/.exec(mlmodel) || [])[1];
+      const example = exampleName ? await fetchText(url(exampleName), 20000).then((r) => r.text, () => null) : null;
+      return { mlmodel, signature: parseSignature(mlmodel), example };
     })().then((r) => live && setState({ loading: false, ...r }), (error) => live && setState({ loading: false, error }));
     return () => { live = false; };
   }, [mv.name, mv.version, mv.source]);
@@ -187,7 +183,7 @@ function VersionBody({ mv, reload }) {
     </div>
     <h2>Signature</h2>
     ${files.loading ? html`<p class="loading">Loading…</p>` : files.error ? html`<${ErrorBox} error=${files.error} />`
-      : files.note ? html`<p class="muted">${files.note}</p>` : html`<${Signature} sig=${files.signature} />
+      : html`<${Signature} sig=${files.signature} />
         <h2>Input example</h2>${files.example ? html`<pre>${files.example}</pre>` : html`<p class="muted">None saved.</p>`}`}
   </div>`;
 }

@@ -3,7 +3,7 @@
 import { html, useRef, useEffect } from "./lib.js";
 import { COLORS } from "./chart.js";
 
-const PAD = { l: 60, r: 70, t: 24, b: 40 };
+const PAD = { l: 64, r: 70, t: 32, b: 40 };
 
 const name = (k) => k.replace(/^(param|metric):/, "");
 
@@ -53,7 +53,7 @@ function useCanvas(draw, deps) {
 }
 
 // rows: [{label, values: {axisName: value}}], axes: [names]; colored by the last axis.
-export function ParallelCoordinates({ rows, axes, width = 900, height = 340 }) {
+export function ParallelCoordinates({ rows, axes, width = Math.max(600, Math.min(1400, window.innerWidth - 60)), height = 340 }) {
   const ref = useCanvas((canvas) => {
     const ctx = setup(canvas, width, height);
     if (axes.length < 2) { ctx.fillText("Choose at least two columns.", 20, 30); return; }
@@ -83,7 +83,7 @@ export function ParallelCoordinates({ rows, axes, width = 900, height = 340 }) {
   return html`<canvas class="plot" ref=${ref} role="img" aria-label=${"Parallel coordinates of " + axes.join(", ")}></canvas>`;
 }
 
-export function Scatter({ rows, xKey, yKey, width = 600, height = 360 }) {
+export function Scatter({ rows, xKey, yKey, width = 560, height = 360 }) {
   const ref = useCanvas((canvas) => {
     const ctx = setup(canvas, width, height);
     const xs = makeAxis(rows.map((r) => r.values[xKey])); const ys = makeAxis(rows.map((r) => r.values[yKey]));
@@ -111,7 +111,7 @@ function quantile(sorted, q) {
 }
 
 // Box plot of `valueKey` for each group of `groupKey` (one box for all when groupKey is empty).
-export function BoxPlot({ rows, valueKey, groupKey, width = 600, height = 360 }) {
+export function BoxPlot({ rows, valueKey, groupKey, width = 560, height = 360 }) {
   const ref = useCanvas((canvas) => {
     const ctx = setup(canvas, width, height);
     const groups = new Map();

@@ -55,7 +55,7 @@ export function RunPage({ runId }) {
     <p class="muted"><a href=${href(["experiments", info.experiment_id])}>${exp ? exp.name : "Experiment " + info.experiment_id}</a> ›</p>
     <h1>${info.run_name || info.run_id} <span class="badge">${info.status}</span>${deleted ? html` <span class="badge">deleted</span>` : null}</h1>
     <div class="toolbar">
-      <${Editable} label="Run name" value=${info.run_name} render=${() => html`<span class="muted">Rename</span>`}
+      <${Editable} label="Run name" button="Rename" value=${info.run_name} render=${() => null}
         onSave=${(v) => post("runs/update", { run_id: runId, run_name: v }).then(res.reload)} />
       ${deleted ? html`<button onClick=${() => act(() => post("runs/restore", { run_id: runId }))}>Restore run</button>`
         : html`<button class="danger" onClick=${() => act(() => post("runs/delete", { run_id: runId }))}>Delete run</button>`}
@@ -87,8 +87,7 @@ export function RunPage({ runId }) {
           ${inputs.dataset_inputs.map((d, i) => html`<tr key=${i}><td>${d.dataset.name}</td><td>${d.dataset.digest}</td><td>${d.dataset.source_type}</td>
             <td>${(d.tags || []).map((t) => t.value).join(", ")}</td></tr>`)}</tbody></table>` : html`<p class="muted">None logged.</p>`}
         <h2>Logged models</h2>
-        ${loggedModels(tags).length ? html`<ul>${loggedModels(tags).map((m, i) => html`<li key=${i}><strong>${m.artifact_path}</strong>
-          <span class="muted">${Object.keys(m.flavors || {}).join(", ")}</span> <${RegisterModel} run=${run} artifactPath=${m.artifact_path} /></li>`)}</ul>`
+        ${loggedModels(tags).length ? html`<ul>${loggedModels(tags).map((m, i) => html`<li key=${i}><strong>${m.artifact_path}</strong>${" "}<span class="muted">${Object.keys(m.flavors || {}).join(", ")}</span>${" "}<${RegisterModel} run=${run} artifactPath=${m.artifact_path} /></li>`)}</ul>`
           : html`<p class="muted">None logged.</p>`}
       </section>
       <section aria-labelledby="params"><h2 id="params">Parameters (${params.length})</h2>
