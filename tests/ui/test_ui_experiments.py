@@ -79,3 +79,36 @@ def test_create_error_is_shown(page: Any, seeded: dict[str, Any]) -> None:
     alert.wait_for()
     assert "RESOURCE_ALREADY_EXISTS" in alert.inner_text()
     page.problems.clear()  # the browser logs the 400 answer; that is the point of this test
+
+
+UNLABELLED = """() => [...document.querySelectorAll('main input, main select, main textarea, main button, header button')]
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim() && !el.title)
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+
+def test_every_control_is_labelled(page: Any, seeded: dict[str, Any]) -> None:
+    run = seeded["parent"]
+    pages = ["experiments", f"experiments/{seeded['experiment']}", f"experiments/{seeded['experiment']}/runs/{run}",
+             f"metric/loss?runs=[\"{run}\"]", f"compare-runs?runs=[\"{run}\",\"{seeded['children'][0]}\"]",
+             "models", "models/demo-model", "models/demo-model/versions/1"]
+    for route in pages:
+        open_page(page, route)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate(UNLABELLED) == [], route
+
+
+def test_keyboard_only_from_list_to_run(page: Any, seeded: dict[str, Any]) -> None:
+    open_page(page, "experiments")
+    page.get_by_role("link", name="demo-regression").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/#/experiments/{seeded['experiment']}")
+    expand = page.get_by_role("button", name="Expand sweep-parent")
+    expand.focus()
+    page.keyboard.press("Enter")
+    collapse = page.get_by_role("button", name="Collapse sweep-parent")
+    assert collapse.get_attribute("aria-expanded") == "true"
+    assert collapse.evaluate("el => el === document.activeElement")  # focus survives the re-render
+    page.keyboard.press("Tab")  # the next control is the parent's link
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/runs/{seeded['parent']}")
+    page.get_by_role("heading", name="sweep-parent").wait_for()

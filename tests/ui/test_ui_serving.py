@@ -79,3 +79,26 @@ def test_vendored_files_match_vendor_md() -> None:
         assert hashlib.sha256((UI / "vendor" / name).read_bytes()).hexdigest() == digest, name
     for package in ("preact", "htm", "uplot"):
         assert (UI / "vendor" / f"LICENSE.{package}").stat().st_size > 500
+
+
+def test_static_prefix(tmp_path: Path, browser: Any) -> None:
+    from _serve import fluvial_server
+
+    with fluvial_server(tmp_path, static_prefix="/mlflow") as server:
+        status, _, body = get(server.url + "/mlflow/")
+        assert status == 200 and 'content="/mlflow"' in body.decode()
+        base = re.search(r'src="(/mlflow/ui-assets/[0-9a-f]{16})/main\.js"', body.decode()).group(1)
+        assert get(server.url + base + "/lib.js")[0] == 200
+        assert get(server.url + "/")[0] == 404
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 and "users/current" not in r.url else None)
+            page.goto(server.url + "/mlflow/#/experiments/0")
+            page.get_by_role("heading", name="Default").wait_for(timeout=15_000)
+            page.get_by_text("0 runs").wait_for(timeout=15_000)
+            assert errors == []
+        finally:
+            context.close()
