@@ -134,3 +134,13 @@ def test_hostile_run_values_are_inert(page: Any, seeded: dict[str, Any]) -> None
     page.get_by_role("link", name='<img src=x onerror="window.__xss=1">').wait_for()
     assert page.locator(".grid img").count() == 0
     assert page.evaluate("window.__xss") is None
+
+
+def test_runs_of_several_experiments(page: Any, seeded: dict[str, Any]) -> None:
+    exps = quote(json.dumps([seeded["experiment"], seeded["other"]]))
+    open_page(page, f"compare-experiments?experiments={exps}")
+    page.get_by_role("columnheader", name="Experiment").wait_for()
+    page.get_by_role("link", name="sweep-parent").wait_for()
+    row = page.locator(".grid-row", has=page.get_by_role("link", name='<img src=x onerror="window.__xss=1">'))
+    assert "hostile" in row.inner_text()
+    assert "8 runs" in page.locator(".count").inner_text()

@@ -21,10 +21,11 @@ const ATTRS = [
 ];
 const quoteKey = (k) => "`" + k.replace(/`/g, "") + "`";
 
-function cell(run, col, models) {
+function cell(run, col, models, expNames) {
   const { info } = run;
   const tags = run.tagMap;
   switch (col.id) {
+    case "experiment": return expNames[info.experiment_id] || info.experiment_id;
     case "created": return fmtTime(info.start_time);
     case "duration": return fmtDuration(info.start_time, info.end_time);
     case "user": return tags["mlflow.user"] || info.user_id || "";
@@ -188,7 +189,9 @@ export function RunsPage({ experimentIds, query }) {
     }, (e) => { setError(e); setLoading(false); });
   };
 
-  const columns = [...ATTRS,
+  const expNames = Object.fromEntries(exps.map((e) => [e.experiment_id, e.name]));
+  const columns = [...ATTRS.slice(0, 1),
+    ...(experimentIds.length > 1 ? [{ id: "experiment", label: "Experiment", width: 140 }] : []), ...ATTRS.slice(1),
     ...cols.params.map((k) => ({ id: "p:" + k, kind: "param", key: k, label: k, order: "params." + quoteKey(k), width: 110 })),
     ...cols.metrics.map((k) => ({ id: "m:" + k, kind: "metric", key: k, label: k, order: "metrics." + quoteKey(k), width: 110 })),
     ...cols.tags.map((k) => ({ id: "t:" + k, kind: "tag", key: k, label: k, order: "tags." + quoteKey(k), width: 110 }))];
@@ -277,7 +280,7 @@ export function RunsPage({ experimentIds, query }) {
               ? html`<span role="cell" class="namecell" style=${{ paddingLeft: 4 + row.depth * 16 + "px" }}>
                   ${row.kids ? html`<button class="link twisty" aria-label=${(row.open ? "Collapse " : "Expand ") + (run.info.run_name || id)} aria-expanded=${row.open} onClick=${() => setExpanded(toggle(expanded, id))}>${row.open ? "▾" : "▸"}</button>` : null}
                   <a href=${href(["experiments", run.info.experiment_id, "runs", id])}>${run.info.run_name || id}</a>${row.kids ? html` <span class="muted">(${row.kids})</span>` : null}</span>`
-              : html`<span role="cell" class=${c.kind || c.id} title=${String(cell(run, c, models))}>${cell(run, c, models)}</span>`)}
+              : html`<span role="cell" class=${c.kind || c.id} title=${String(cell(run, c, models, expNames))}>${cell(run, c, models, expNames)}</span>`)}
           </div>`;
         })}
       </div>
