@@ -38,9 +38,9 @@ from fluvial.exceptions import (
     ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
-from fluvial.search.paging import decode_page_token, encode_page_token, validate_max_results
+from fluvial.search.paging import decode_any_token, decode_page_token, encode_page_token, validate_max_results
 from fluvial.store.tracking.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
-from fluvial.store.tracking.sql import history, hot, loading, migrations
+from fluvial.store.tracking.sql import history, hot, loading, migrations, runs_page
 from fluvial.store.tracking.sql import schema as s
 from fluvial.store.tracking.sql.engine import (
     get_engine,
@@ -388,9 +388,17 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
         page_token: str | None = None,
     ) -> PagedList[Run]:
         validate_max_results(max_results, v.MAX_RESULTS_SEARCH_RUNS)
-        offset = decode_page_token(page_token)
+        offset, keyset = decode_any_token(page_token)
         if not experiment_ids:
             return PagedList([], None)
+        ids = [str(x) for x in experiment_ids]
+        planned = runs_page.plan(self.engine.dialect.name, ids, filter_string, int(run_view_type), list(order_by or []))
+        if planned is not None and not offset:
+            with read_connection(self.engine) as conn:
+                page, token = runs_page.page(conn, planned, max_results, keyset)
+                return PagedList(loading.runs(conn, page), token)
+        if keyset is not None:
+            raise InvalidParameterValue("Invalid page token for this search")
         query = build_runs_query(
             [str(x) for x in experiment_ids], filter_string, int(run_view_type), list(order_by or []),
             max_results + 1, offset,
