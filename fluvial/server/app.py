@@ -20,6 +20,7 @@ from fluvial.server.config import Stores
 from fluvial.server.handlers import load_all
 from fluvial.server.rpc import RpcApp
 from fluvial.server.security import SecurityMiddleware
+from fluvial.server.ui import assets as ui_assets
 from fluvial.version import MLFLOW_COMPAT_VERSION
 from fluvial.wire.endpoints import ENDPOINTS
 
@@ -41,6 +42,7 @@ def create_app(stores: Stores) -> Any:
         Route("/health", health, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
         *proxy.routes(stores, prefix),
+        *ui_assets.routes(prefix),
     ]
     if prefix:
         routes += [Route(prefix + "/health", health, methods=["GET"]), Route(prefix + "/version", version, methods=["GET"])]
