@@ -58,7 +58,7 @@ def test_register_logged_model(page: Any, ui_server: Any, seeded: dict[str, Any]
     assert mv.run_id == seeded["parent"] and mv.source.endswith("/model")
 
 
-def test_artifact_previews(page: Any, seeded: dict[str, Any]) -> None:
+def test_artifact_previews(page: Any, ui_server: Any, seeded: dict[str, Any]) -> None:
     open_page(page, f"runs/{seeded['parent']}")
     tree = page.get_by_role("tree", name="Artifacts")
     preview = page.locator(".preview")
@@ -76,6 +76,10 @@ def test_artifact_previews(page: Any, seeded: dict[str, Any]) -> None:
     tree.get_by_role("button", name="MLmodel").click()
     preview.get_by_role("cell", name="alpha").wait_for()
     assert "double" in preview.locator("table").first.inner_text()
+    preview.get_by_role("button", name="Register model").click()  # register straight from the artifact
+    preview.get_by_label("Model name for model").fill("from-artifact")
+    preview.get_by_role("button", name="Register", exact=True).click()
+    preview.get_by_role("link", name="from-artifact version 1").wait_for()
     tree.get_by_role("button", name="report.html").click()
     frame = preview.locator("iframe")
     frame.wait_for()
@@ -89,5 +93,6 @@ def test_artifact_previews(page: Any, seeded: dict[str, Any]) -> None:
     download = preview.get_by_role("link", name="Download")
     assert "get-artifact" in download.get_attribute("href")
     assert page.evaluate("window.__xss") is None
+    assert client_for(ui_server).get_model_version("from-artifact", "1").source.endswith("/artifacts/model")
     # The sandboxed report's <script> and <img onerror> must not run; Chromium reports the blocked script.
     page.problems[:] = [p for p in page.problems if "about:srcdoc" not in p and "sandboxed" not in p]

@@ -64,7 +64,7 @@ function parseCsv(text, sep) {
   return rows;
 }
 
-function Preview({ runId, file }) {
+function Preview({ runId, file, actions }) {
   const [state, setState] = useState({ loading: true });
   const [all, setAll] = useState(false);
   const url = artifactUrl(runId, file.path);
@@ -81,7 +81,7 @@ function Preview({ runId, file }) {
     return () => { live = false; };
   }, [file.path, all]);
   const header = html`<div class="toolbar"><strong>${file.path}</strong> <span class="muted">${fmtBytes(file.file_size)}</span>
-    <a class="button" href=${url} download=${name}>Download</a></div>`;
+    <a class="button" href=${url} download=${name}>Download</a>${actions ? actions(file) : null}</div>`;
   if (IMAGE.test(file.path)) return html`${header}<img src=${url} alt=${name} />`;
   if (!isText) return html`${header}<p class="muted">No preview for this file type.</p>`;
   if (state.loading) return html`${header}<p class="loading">Loading…</p>`;
@@ -127,10 +127,11 @@ function Dir({ runId, path, selected, onSelect, depth }) {
   })}</ul>`;
 }
 
-export function ArtifactBrowser({ runId, initial }) {
+// `actions(file)`: extra controls shown beside the previewed file's name (the run page adds "Register model").
+export function ArtifactBrowser({ runId, initial, actions }) {
   const [selected, setSelected] = useState(initial || null);
   return html`<div class="artifacts">
     <div class="tree"><${Dir} runId=${runId} path="" selected=${selected} onSelect=${setSelected} depth=${0} /></div>
-    <div class="preview" aria-live="polite">${selected ? html`<${Preview} runId=${runId} file=${selected} />` : html`<p class="muted">Select a file to preview it.</p>`}</div>
+    <div class="preview" aria-live="polite">${selected ? html`<${Preview} runId=${runId} file=${selected} actions=${actions} />` : html`<p class="muted">Select a file to preview it.</p>`}</div>
   </div>`;
 }

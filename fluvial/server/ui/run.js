@@ -15,7 +15,7 @@ export function RegisterModel({ run, artifactPath }) {
     e.preventDefault();
     try {
       await post("registered-models/create", { name }).catch((err) => { if (err.code !== "RESOURCE_ALREADY_EXISTS") throw err; });
-      const r = await post("model-versions/create", { name, source: `${run.info.artifact_uri}/${artifactPath}`, run_id: run.info.run_id });
+      const r = await post("model-versions/create", { name, source: artifactPath ? `${run.info.artifact_uri}/${artifactPath}` : run.info.artifact_uri, run_id: run.info.run_id });
       setResult(r.model_version); setError(null); setOpen(false);
     } catch (err) { setError(err); }
   };
@@ -104,6 +104,7 @@ export function RunPage({ runId }) {
       </section>
     </div>
     <h2>Artifacts</h2>
-    <${ArtifactBrowser} runId=${runId} />
+    <${ArtifactBrowser} runId=${runId} actions=${(file) => /(^|\/)MLmodel$/.test(file.path)
+      ? html`<${RegisterModel} key=${file.path} run=${run} artifactPath=${file.path.replace(/\/?MLmodel$/, "")} />` : null} />
   </div>`;
 }
