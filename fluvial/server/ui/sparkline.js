@@ -13,7 +13,14 @@ export function Sparkline({ runId, metricKey, width = 120, height = 24 }) {
   const ref = useRef(null);
   useEffect(() => {
     let live = true;
-    history(runId, metricKey, { maxPoints: width }).then(({ points }) => {
+    // fetch only once the sparkline scrolls into view (runs can have hundreds of metrics)
+    const seen = new IntersectionObserver((entries) => {
+      if (!entries.some((e) => e.isIntersecting)) return;
+      seen.disconnect();
+      draw();
+    });
+    if (ref.current) seen.observe(ref.current);
+    const draw = () => history(runId, metricKey, { maxPoints: width }).then(({ points }) => {
       const c = ref.current;
       if (!live || !c || points.length < 2) return;
       const ctx = c.getContext("2d");
@@ -27,7 +34,7 @@ export function Sparkline({ runId, metricKey, width = 120, height = 24 }) {
       });
       ctx.stroke();
     }, () => {});
-    return () => { live = false; };
+    return () => { live = false; seen.disconnect(); };
   }, [runId, metricKey]);
   return html`<canvas class="sparkline" ref=${ref} width=${width} height=${height} role="img" aria-label=${"History of " + metricKey}></canvas>`;
 }
