@@ -147,10 +147,14 @@ export function RunsPage({ experimentIds, query }) {
     loadModels(fresh);
     return fresh;
   };
+  // The column keys (for the pickers) are asked for after the first page arrived: on a large store the
+  // key scan costs more than the page and would delay the first rows on a single-worker server.
+  const [firstPage, setFirstPage] = useState(false);
   useEffect(() => {
+    if (!firstPage) return;
     api("/ajax-api/2.0/fluvial/ui/columns", { experiment_ids: experimentIds }).then((k) => setKeys({
       params: k.params || [], metrics: k.metrics || [], tags: (k.tags || []).filter((t) => !t.startsWith("mlflow.")) }), () => {});
-  }, [experimentIds.join(",")]);
+  }, [experimentIds.join(","), firstPage]);
   const loadModels = (fresh) => {
     // registered model versions of these runs; 200 ids per request keeps the filter under the server's limit
     for (let i = 0; i < fresh.length; i += 200) {
@@ -174,8 +178,9 @@ export function RunsPage({ experimentIds, query }) {
     request(null).then((page) => {
       if (my !== gen.current) return;
       setRuns(absorb(page)); setToken(page.next_page_token || null); setLoading(false); setCount(page.count ?? null);
+      setFirstPage(true);
       if (box.current) box.current.scrollTop = 0;
-    }, (e) => { if (my === gen.current) { setError(e); setRuns([]); setToken(null); setLoading(false); } });
+    }, (e) => { if (my === gen.current) { setError(e); setRuns([]); setToken(null); setLoading(false); setFirstPage(true); } });
   }, [experimentIds.join(","), filter, startAfter, order, viewType, wantedKey, reloadTick]);
 
   const loadMore = () => {
@@ -200,7 +205,7 @@ export function RunsPage({ experimentIds, query }) {
   const height = box.current?.clientHeight || 600;
   const first = Math.max(0, Math.floor(scrollTop / ROW) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((scrollTop + height) / ROW) + OVERSCAN);
-  useEffect(() => { if (token && !loading && last >= rows.length - 50) loadMore(); }, [last, rows.length, token, loading]);
+  useEffect(() => { if (token && !loading && last >= rows.length - 25) loadMore(); }, [last, rows.length, token, loading]);
 
   const [sortField, sortDir] = order.split(/\s+(?=ASC$|DESC$)/i);
   const sortBy = (col) => {
