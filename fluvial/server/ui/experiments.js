@@ -1,5 +1,5 @@
 // Experiments list: search, create, rename, delete/restore, description (markdown), tags.
-import { html, useState, api, post, useAsync, ErrorBox, Editable, Markdown, TagEditor, tagMap, fmtTime, setQuery, href } from "./lib.js";
+import { html, useState, api, post, useAsync, ErrorBox, Editable, Markdown, InlineMarkdown, TagEditor, tagMap, fmtTime, setQuery, href } from "./lib.js";
 
 const NOTE = "mlflow.note.content";
 
@@ -22,7 +22,7 @@ function Experiment({ exp, reload, checked, onToggle }) {
         ? html`<button class="link" onClick=${() => act(() => post("experiments/restore", { experiment_id: exp.experiment_id }))}>Restore</button>`
         : html`<button class="link danger" aria-label=${"Delete " + exp.name} onClick=${() => act(() => post("experiments/delete", { experiment_id: exp.experiment_id }))}>Delete</button>`}
     </div>
-    ${!open && tags[NOTE] ? html`<div class="muted summary">${tags[NOTE].split("\n")[0].slice(0, 200)}</div>` : null}
+    ${!open && tags[NOTE] ? html`<div class="muted summary"><${InlineMarkdown} text=${tags[NOTE].split("\n")[0].slice(0, 200)} /></div>` : null}
     ${open ? html`<div class="details">
       <h3>Name</h3>
       <${Editable} label="Experiment name" value=${exp.name} onSave=${(v) => post("experiments/update", { experiment_id: exp.experiment_id, new_name: v }).then(reload)} />

@@ -144,6 +144,7 @@ function inline(text) {
   if (last < text.length) out.push(text.slice(last));
   return out;
 }
+export const InlineMarkdown = ({ text }) => h("span", null, inline(String(text || "")));
 export function Markdown({ text }) {
   const blocks = [];
   const lines = String(text || "").split("\n");
