@@ -144,3 +144,15 @@ def test_runs_of_several_experiments(page: Any, seeded: dict[str, Any]) -> None:
     row = page.locator(".grid-row", has=page.get_by_role("link", name='<img src=x onerror="window.__xss=1">'))
     assert "hostile" in row.inner_text()
     assert "8 runs" in page.locator(".count").inner_text()
+
+
+def test_chart_view_of_the_table(page: Any, seeded: dict[str, Any]) -> None:
+    open_page(page, f"experiments/{seeded['experiment']}?metrics={quote(json.dumps(['loss']))}")
+    page.get_by_role("link", name="sweep-parent").wait_for()
+    page.get_by_label("Charts").check()
+    page.wait_for_url("**charts=1*")
+    legend = page.locator(".run-charts .u-legend")
+    legend.get_by_text("trial-0").wait_for()
+    legend.get_by_text("sweep-parent").wait_for()
+    page.locator(".run-charts").get_by_role("link", name="loss").click()
+    page.wait_for_url("**/metric/loss?*")

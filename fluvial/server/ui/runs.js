@@ -44,6 +44,21 @@ function cell(run, col, models, expNames) {
   }
 }
 
+const CHART_RUNS = 10; // runs overlaid in the experiment's chart view (the first ones in table order)
+
+// One chart per picked metric column, for the first runs of the table (chart.js and uPlot load on demand).
+function RunCharts({ runs, metrics, experimentIds }) {
+  const [mod, setMod] = useState(null);
+  useEffect(() => { import("./chart.js").then(setMod); }, []);
+  if (!metrics.length) return html`<p class="muted">Pick metric columns to chart them.</p>`;
+  if (!mod || !runs.length) return html`<p class="loading">Loading…</p>`;
+  const ids = JSON.stringify(runs.map((r) => r.info.run_id));
+  return html`<div class="run-charts">${metrics.map((m) => html`<section key=${m}>
+    <h2><a href=${href(["metric", m], { runs: ids, experiments: JSON.stringify(experimentIds) })}>${m}</a>
+      <span class="muted"> (first ${runs.length} runs)</span></h2>
+    <${mod.MetricChart} runs=${runs} metricKey=${m} height=${240} /></section>`)}</div>`;
+}
+
 // runs-page rows carry {info, params, metrics, tags} as objects holding only the requested columns
 function normalize(run) {
   run.tagMap = run.tags || {};
@@ -110,6 +125,7 @@ export function RunsPage({ experimentIds, query }) {
   const preset = query.get("time") || "";
   const deleted = query.get("deleted") === "1";
   const groupBy = query.get("group") || "";
+  const charts = query.get("charts") === "1";
   const cols = { params: queryList(query, "params"), metrics: queryList(query, "metrics"), tags: queryList(query, "tags") };
   const [draft, setDraft] = useState(filter);
   const [runs, setRuns] = useState([]);
@@ -244,7 +260,7 @@ export function RunsPage({ experimentIds, query }) {
         ${keys.params.map((k) => html`<option value=${"param:" + k}>param ${k}</option>`)}
         ${keys.tags.map((k) => html`<option value=${"tag:" + k}>tag ${k}</option>`)}
       </select></label>
-      ${cols.metrics.length && runs.length ? html`<a href=${href(["metric", cols.metrics[0]], { runs: JSON.stringify(runs.slice(0, 10).map((r) => r.info.run_id)), experiments: JSON.stringify(experimentIds) })}>Chart ${cols.metrics[0]}</a>` : null}
+      <label><input type="checkbox" checked=${charts} onChange=${(e) => setQuery({ charts: e.target.checked ? "1" : "" })} /> Charts</label>
       <span class="spacer"></span>
       <span class="count" aria-live="polite">${count !== null ? `${count.toLocaleString()} runs` : `${runs.length}${token ? "+" : ""} runs`}${loading ? " · loading…" : ""}</span>
     </div>
@@ -259,6 +275,7 @@ export function RunsPage({ experimentIds, query }) {
         <button type="submit">Tag</button></form>
       <${ErrorBox} error=${actionError} />
     </div>` : null}
+    ${charts ? html`<${RunCharts} runs=${runs.slice(0, CHART_RUNS)} metrics=${cols.metrics} experimentIds=${experimentIds} />` : null}
     <div class="grid" role="table" aria-label="Runs" aria-rowcount=${count ?? rows.length} ref=${box} onScroll=${(e) => setScrollTop(e.target.scrollTop)}>
       <div class="grid-head" role="row" style=${{ gridTemplateColumns: template, width: totalWidth + "px" }}>
         <span role="columnheader"><input type="checkbox" aria-label="Select all loaded runs" checked=${runs.length > 0 && selected.size === runs.length}
