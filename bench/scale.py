@@ -25,7 +25,7 @@ from bench._harness import REPO, BenchError, Side, copy_sqlite, fluvial_side, lo
 from bench._scale_seed import seed_postgres, seed_sqlite
 
 CACHE = REPO / ".bench"
-RESULTS = CACHE / "scale-results.json"
+RESULTS = Path(os.environ.get("FLUVIAL_SCALE_RESULTS") or CACHE / "scale-results.json")
 DOCS = REPO / "docs" / "benchmarks.md"
 PLOT = REPO / "docs" / "scale.png"
 BEGIN, END = "<!-- scale-begin -->", "<!-- scale-end -->"
@@ -175,6 +175,7 @@ def measure(sizes: list[int], mlflow_max: int, postgres: bool, repeats: int) -> 
             f, m = entry["fluvial"].get(name), entry.get("mlflow", {}).get(name)
             if f and m and f["result"] != m["result"]:
                 raise BenchError(f"{backend} {n:,} {name}: fluvial and MLflow disagree")
+        results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}  # another backend's run may have written
         results[f"{backend}-{n}"] = entry
         RESULTS.write_text(json.dumps(results, indent=1))
         log(f"{backend} {n:,}: " + ", ".join(f"{k} {v['wall'] * 1000:.1f} ms" for k, v in entry["fluvial"].items()))
