@@ -453,7 +453,7 @@ def describe_schema(path: Path) -> dict[str, Any]:
     try:
         inspector = sa.inspect(engine)
         tables: dict[str, Any] = {}
-        for name in sorted(inspector.get_table_names()):
+        for name in sorted(t for t in inspector.get_table_names() if not t.startswith("fluvial_")):
             pk = inspector.get_pk_constraint(name)
             tables[name] = {
                 "columns": {

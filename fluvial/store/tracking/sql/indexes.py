@@ -36,6 +36,37 @@ INDEXES: list[tuple[str, str, str, str]] = [
 ]
 NAMES = [name for name, *_ in INDEXES]
 
+# Run counts per (experiment, lifecycle stage), kept by triggers on ``runs`` so that whoever writes
+# (fluvial, MLflow, a hand-written UPDATE) keeps them right; an unfiltered count reads a few rows.
+COUNTS_TABLE = "fluvial_run_counts"
+_COUNTS_DDL = (f"CREATE TABLE IF NOT EXISTS {COUNTS_TABLE} (experiment_id INTEGER NOT NULL, "
+               "lifecycle_stage VARCHAR(20) NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (experiment_id, lifecycle_stage))")
+_ADD = (f"INSERT INTO {COUNTS_TABLE} (experiment_id, lifecycle_stage, n) "
+        "VALUES (COALESCE(NEW.experiment_id, -1), COALESCE(NEW.lifecycle_stage, ''), 1) "
+        f"ON CONFLICT (experiment_id, lifecycle_stage) DO UPDATE SET n = {COUNTS_TABLE}.n + 1")
+_SUB = (f"UPDATE {COUNTS_TABLE} SET n = n - 1 WHERE experiment_id = COALESCE(OLD.experiment_id, -1) "
+        "AND lifecycle_stage = COALESCE(OLD.lifecycle_stage, '')")
+_CHANGED = ("OLD.experiment_id IS NOT NEW.experiment_id OR OLD.lifecycle_stage IS NOT NEW.lifecycle_stage")
+_SQLITE_TRIGGERS = [
+    f"CREATE TRIGGER IF NOT EXISTS fluvial_runs_count_insert AFTER INSERT ON runs BEGIN {_ADD}; END",
+    f"CREATE TRIGGER IF NOT EXISTS fluvial_runs_count_delete AFTER DELETE ON runs BEGIN {_SUB}; END",
+    "CREATE TRIGGER IF NOT EXISTS fluvial_runs_count_update AFTER UPDATE OF experiment_id, lifecycle_stage "
+    f"ON runs WHEN {_CHANGED} BEGIN {_SUB}; {_ADD}; END",
+]
+_PG_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION fluvial_runs_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' OR TG_OP = 'UPDATE' THEN {_SUB}; END IF;
+  IF TG_OP = 'INSERT' OR TG_OP = 'UPDATE' THEN {_ADD}; END IF;
+  RETURN NULL;
+END $$"""
+_PG_TRIGGERS = [
+    "CREATE TRIGGER fluvial_runs_count_insert AFTER INSERT OR DELETE ON runs "
+    "FOR EACH ROW EXECUTE FUNCTION fluvial_runs_count()",
+    "CREATE TRIGGER fluvial_runs_count_update AFTER UPDATE OF experiment_id, lifecycle_stage ON runs FOR EACH ROW "
+    f"WHEN ({_CHANGED.replace('IS NOT', 'IS DISTINCT FROM')}) EXECUTE FUNCTION fluvial_runs_count()",
+]
+
 
 def _existing(conn: sa.Connection) -> set[str]:
     inspector = sa.inspect(conn)
@@ -46,12 +77,49 @@ def _existing(conn: sa.Connection) -> set[str]:
 
 
 def missing_indexes(engine: sa.Engine) -> list[str]:
-    """The names of fluvial's indexes this database lacks."""
+    """The names of fluvial's indexes (and its run-count table) this database lacks."""
     if engine.dialect.name not in ("sqlite", "postgresql"):
         return []
     with engine.connect() as conn:
         have = _existing(conn)
-    return [name for name in NAMES if name not in have]
+        if sa.inspect(conn).has_table(COUNTS_TABLE):
+            have.add(COUNTS_TABLE)
+    return [name for name in [*NAMES, COUNTS_TABLE] if name not in have]
+
+
+def _create_counts(conn: sa.Connection) -> None:
+    """The count table, its triggers and its first content, in one transaction (on PostgreSQL with
+    writers to ``runs`` held off, so no run is counted twice or missed)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("LOCK TABLE runs IN SHARE ROW EXCLUSIVE MODE")
+    conn.exec_driver_sql(_COUNTS_DDL)
+    if conn.dialect.name == "sqlite":
+        for ddl in _SQLITE_TRIGGERS:
+            conn.exec_driver_sql(ddl)
+    else:
+        conn.exec_driver_sql(_PG_FUNCTION)
+        for ddl in _PG_TRIGGERS:
+            conn.exec_driver_sql(ddl)
+    conn.exec_driver_sql(f"DELETE FROM {COUNTS_TABLE}")
+    conn.exec_driver_sql(
+        f"INSERT INTO {COUNTS_TABLE} (experiment_id, lifecycle_stage, n) SELECT COALESCE(experiment_id, -1), "
+        "COALESCE(lifecycle_stage, ''), count(*) FROM runs GROUP BY COALESCE(experiment_id, -1), "
+        "COALESCE(lifecycle_stage, '')"
+    )
+
+
+def count_runs(conn: sa.Connection, experiment_ids: list[int], stages: list[str]) -> int | None:
+    """Runs in these experiments and stages from the count table; None when it does not exist."""
+    if conn.dialect.name not in ("sqlite", "postgresql"):
+        return None
+    table = sa.table(COUNTS_TABLE, sa.column("experiment_id"), sa.column("lifecycle_stage"), sa.column("n"))
+    query = sa.select(sa.func.coalesce(sa.func.sum(table.c.n), 0)).where(
+        table.c.experiment_id.in_(experiment_ids), table.c.lifecycle_stage.in_(stages))
+    try:
+        with conn.begin_nested():
+            return int(conn.execute(query).scalar() or 0)
+    except sa.exc.DBAPIError:
+        return None
 
 
 def small_enough_to_index_now(engine: sa.Engine, limit: int = SMALL_DATABASE_ROWS) -> bool:
@@ -71,6 +139,11 @@ def ensure_indexes(engine: sa.Engine, progress: Callable[[str], None] | None = N
         return  # MySQL keeps MLflow's indexes only (fluvial's query shapes are tuned for these two)
     with engine.connect() as conn:
         have = _existing(conn)
+    if COUNTS_TABLE in missing_indexes(engine):
+        with write_transaction(engine) as conn:
+            if progress:
+                progress(f"creating table {COUNTS_TABLE} (run counts kept by triggers)...")
+            _create_counts(conn)
     for name, table, sqlite_cols, pg_cols in INDEXES:
         if name in have:
             continue

@@ -74,5 +74,5 @@ def upgrade(engine: sa.Engine, progress: Callable[[str], None] | None = None) ->
             done.append(f"stamped revision {schema.MLFLOW_HEAD_REVISION} (was {revision})")
     missing = indexes.missing_indexes(engine)
     indexes.ensure_indexes(engine, progress)
-    done += [f"created index {name}" for name in missing]
+    done += [f"created {'table' if name == indexes.COUNTS_TABLE else 'index'} {name}" for name in missing]
     return done

@@ -38,9 +38,10 @@ from fluvial.exceptions import (
     ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
+from fluvial.search import parse_filter
 from fluvial.search.paging import decode_any_token, decode_page_token, encode_page_token, validate_max_results
 from fluvial.store.tracking.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
-from fluvial.store.tracking.sql import history, hot, loading, migrations, runs_page
+from fluvial.store.tracking.sql import history, hot, indexes, loading, migrations, runs_page
 from fluvial.store.tracking.sql import schema as s
 from fluvial.store.tracking.sql.engine import (
     get_engine,
@@ -49,7 +50,13 @@ from fluvial.store.tracking.sql.engine import (
     read_connection,
     write_transaction,
 )
-from fluvial.store.tracking.sql.search import build_count_query, build_experiments_query, build_runs_query
+from fluvial.store.tracking.sql.search import (
+    _int_ids,
+    build_count_query,
+    build_experiments_query,
+    build_runs_query,
+    lifecycle_stages,
+)
 from fluvial.store.tracking.sql.statements import insert_ignore, upsert
 from fluvial.store.tracking.sql.ui_queries import SqlUiQueries
 
@@ -414,8 +421,13 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
     ) -> int:
         if not experiment_ids:
             return 0
-        query = build_count_query([str(x) for x in experiment_ids], filter_string, int(run_view_type))
+        ids = [str(x) for x in experiment_ids]
+        query = build_count_query(ids, filter_string, int(run_view_type))  # also validates the arguments
         with read_connection(self.engine) as conn:
+            if not parse_filter(filter_string, "runs"):  # the trigger-kept count table, when there is one
+                counted = indexes.count_runs(conn, _int_ids(ids), lifecycle_stages(int(run_view_type)))
+                if counted is not None:
+                    return counted
             return int(conn.execute(query).scalar() or 0)
 
     # ---- logging ----------------------------------------------------------------------------------
