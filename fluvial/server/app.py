@@ -2,7 +2,8 @@
 configuration only: no globals, no environment variables.
 
 Layers, outermost first: SecurityMiddleware (Host, Origin, CORS) -> RpcApp (the REST API, from the
-wire table) -> Starlette (health, version, the proxied artifact service, JSON 404/405)."""
+wire table) -> Starlette (health, version, the proxied artifact service, MLflow's UI-side routes,
+JSON 404/405)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from fluvial.server import adapter, proxy
+from fluvial.server import adapter, mlflow_ui_routes, proxy
 from fluvial.server.config import Stores
 from fluvial.server.handlers import load_all
 from fluvial.server.rpc import RpcApp
 from fluvial.server.security import SecurityMiddleware
+from fluvial.server.ui import assets as ui_assets
 from fluvial.version import MLFLOW_COMPAT_VERSION
 from fluvial.wire.endpoints import ENDPOINTS
 
@@ -40,9 +42,11 @@ def create_app(stores: Stores) -> Any:
         Route("/health", health, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
         *proxy.routes(stores, prefix),
+        *ui_assets.routes(prefix),
     ]
     if prefix:
         routes += [Route(prefix + "/health", health, methods=["GET"]), Route(prefix + "/version", version, methods=["GET"])]
+    routes += mlflow_ui_routes.routes(stores, prefix)
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)

@@ -1,5 +1,5 @@
 """The proxied artifact service (``/api/2.0/mlflow-artifacts/...``, reference §5.2): clients upload and
-download artifact bytes through the tracking server, streamed both ways; ``/get-artifact`` for the UI.
+download artifact bytes through the tracking server, streamed both ways.
 
 Memory stays flat whatever the file size: uploads to a local destination go to a temporary file beside
 the target (renamed into place when complete, so a broken upload leaves nothing), uploads to S3 go out
@@ -467,23 +467,6 @@ def routes(stores: Stores, prefix: str) -> list[Route]:
 
         return endpoint
 
-    async def get_artifact(request: Request) -> Response:
-        from fluvial.server.handlers.artifacts import run_artifact_repository
-
-        async def run() -> Response:
-            run_id = request.query_params.get("run_id") or request.query_params.get("run_uuid")
-            if not run_id:
-                raise InvalidParameterValue("Missing value for required parameter 'run_id'.")
-            rel = validate_relative_path(request.query_params.get("path"))
-            if not rel:
-                raise InvalidParameterValue("Missing value for required parameter 'path'.")
-            info = (await run_in_threadpool(stores.tracking.get_run, run_id)).info
-            source = backend_for(run_artifact_repository(stores, info.artifact_uri))
-            opened = await run_in_threadpool(source.open, rel)
-            return _stream_response(request, opened, rel.rsplit("/", 1)[-1])
-
-        return await _guard(run, request.query_params.get("path") or "")
-
     out: list[Route] = []
     for base in (BASE, prefix + "/ajax-api/2.0/mlflow-artifacts"):
         out += [
@@ -495,5 +478,4 @@ def routes(stores: Stores, prefix: str) -> list[Route]:
             Route(base + "/mpu/complete/{path:path}", multipart("complete"), methods=["POST"]),
             Route(base + "/mpu/abort/{path:path}", multipart("abort"), methods=["POST"]),
         ]
-    out.append(Route(prefix + "/get-artifact", get_artifact, methods=["GET"]))
     return out

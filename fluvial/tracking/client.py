@@ -27,7 +27,7 @@ from fluvial.entities import (
 )
 from fluvial.exceptions import InvalidParameterValue
 from fluvial.store.artifact.base import ArtifactRepository
-from fluvial.store.tracking.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
+from fluvial.store.tracking.base import HISTORY_PAGE_DEFAULT, SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 from fluvial.tracking import _stores, context
 from fluvial.tracking.registry_client import RegistryClient
 
@@ -190,12 +190,42 @@ class MlflowClient(RegistryClient):
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         points: list[Metric] = []
         token = None
-        for _ in range(100_000):
-            page = self._store.get_metric_history(run_id, key, None, token)
+        for _ in range(10_000_000):
+            page = self._store.get_metric_history(run_id, key, HISTORY_PAGE_DEFAULT, token)
             points.extend(page)
             token = page.token
             if not token:
                 break
+        return points
+
+    # ---- fluvial-only extensions (not in MLflow) ---------------------------------------------------
+    def count_runs(
+        self,
+        experiment_ids: str | Sequence[str],
+        filter_string: str = "",
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+    ) -> int:
+        """fluvial-only: the number of runs ``search_runs`` would find for these arguments (all pages),
+        answered without loading them (e.g. for "1-100 of 812,405")."""
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else [str(x) for x in experiment_ids]
+        return self._store.count_runs(ids, filter_string or "", run_view_type)
+
+    def get_metric_history_reduced(
+        self,
+        run_id: str,
+        key: str,
+        x_axis: str = "step",
+        start: float | None = None,
+        end: float | None = None,
+        max_points: int = 1000,
+    ) -> list[Metric]:
+        """fluvial-only: a chart-sized view of one metric's history. Points whose ``x_axis`` value
+        ("step" or "timestamp") lies in ``[start, end]`` (open when None): all of them when there are
+        at most ``max_points``, else the lowest and highest point of each of ``max_points // 2``
+        equal-width buckets, in x order, so spikes survive. Zoom by narrowing ``start``/``end``."""
+        points, _reduced, _total = self._store.get_metric_history_reduced(
+            run_id, key, x_axis=x_axis, start=start, end=end, max_points=max_points
+        )
         return points
 
     # ---- artifacts -----------------------------------------------------------------------------
