@@ -17,7 +17,7 @@ _NAMES: dict[str, str] = {
         name: _FLUENT
         for name in (
             "ActiveRun", "active_run", "create_experiment", "delete_experiment", "delete_run", "delete_tag",
-            "end_run", "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_parent_run",
+            "end_run", "flush_async_logging", "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_parent_run",
             "get_registry_uri", "get_run", "get_tracking_uri", "is_tracking_uri_set", "last_active_run",
             "log_artifact", "log_artifacts", "log_dict", "log_figure", "log_image", "log_input", "log_metric",
             "log_metrics", "log_param", "log_params", "log_text", "search_experiments", "search_runs",
@@ -34,7 +34,7 @@ _NAMES: dict[str, str] = {
     "FluvialError": "fluvial.exceptions",
 }
 # submodules reachable as attributes: fluvial.tracking, fluvial.entities, ...
-_SUBMODULES = {"artifacts", "data", "entities", "exceptions", "flavors", "models", "projects", "pyfunc", "search",
+_SUBMODULES = {"artifacts", "config", "data", "entities", "exceptions", "flavors", "models", "projects", "pyfunc", "search",
                "sklearn", "store", "tracking", "types"}
 _SUBMODULES |= {"autologging", "lightgbm", "pytorch", "xgboost"}
 

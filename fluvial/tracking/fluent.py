@@ -27,7 +27,7 @@ from fluvial.entities import (
 )
 from fluvial.exceptions import InvalidParameterValue, MlflowException, ResourceAlreadyExists
 from fluvial.store.tracking.base import SEARCH_MAX_RESULTS_DEFAULT
-from fluvial.tracking import _stores, context
+from fluvial.tracking import _stores, async_logging, context
 from fluvial.tracking.client import MlflowClient, RunOperations
 
 _logger = logging.getLogger(__name__)
@@ -244,6 +244,8 @@ def _end_runs_at_exit() -> None:
     try:
         while _stack():
             end_run()
+    except MlflowException as exc:  # e.g. asynchronous logging that failed: say so, never silently
+        _logger.error("While ending the active run at exit: %s", exc)
     except Exception:  # the interpreter is going away; nothing useful to raise to
         _logger.debug("Could not end the active run at exit", exc_info=True)
 
@@ -284,7 +286,13 @@ def _run_id() -> str:
 
 # ---- logging -------------------------------------------------------------------------------------
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
-    return _client().log_param(_run_id(), key, value)
+    return _client().log_param(_run_id(), key, value, synchronous)
+
+
+def flush_async_logging() -> None:
+    """Wait until every asynchronous logging call so far is stored; raises ``MlflowException`` for
+    those that failed (and were not already reported by ``RunOperations.wait()``)."""
+    async_logging.flush()
 
 
 def log_params(params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> RunOperations | None:
@@ -299,7 +307,6 @@ def log_metric(
     synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
-    **_ignored: Any,
 ) -> RunOperations | None:
     return _client().log_metric(run_id or _run_id(), key, value, timestamp, step, synchronous)
 
@@ -310,7 +317,6 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
-    **_ignored: Any,
 ) -> RunOperations | None:
     ts = timestamp if timestamp is not None else now_ms()
     return _client().log_batch(
