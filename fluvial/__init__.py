@@ -27,6 +27,9 @@ _NAMES: dict[str, str] = {
     },
     **{name: "fluvial.tracking.registry"
        for name in ("register_model", "search_model_versions", "search_registered_models")},
+    **{name: "fluvial.system_metrics"
+       for name in ("disable_system_metrics_logging", "enable_system_metrics_logging", "set_system_metrics_node_id",
+                    "set_system_metrics_samples_before_logging", "set_system_metrics_sampling_interval")},
     "MlflowClient": "fluvial.tracking.client",
     "run": "fluvial.projects",
     "autolog": "fluvial.autologging",
@@ -35,7 +38,7 @@ _NAMES: dict[str, str] = {
 }
 # submodules reachable as attributes: fluvial.tracking, fluvial.entities, ...
 _SUBMODULES = {"artifacts", "config", "data", "entities", "exceptions", "flavors", "models", "projects", "pyfunc", "search",
-               "sklearn", "store", "tracking", "types"}
+               "sklearn", "store", "system_metrics", "tracking", "types"}
 _SUBMODULES |= {"autologging", "lightgbm", "pytorch", "xgboost"}
 
 __all__ = sorted([*_NAMES, *_SUBMODULES])

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from fluvial import system_metrics
 from fluvial._internal import validation
 from fluvial._internal.clock import now_ms
 from fluvial.entities import (
@@ -225,6 +226,11 @@ def start_run(
     active = ActiveRun(run)
     stack.append(active)
     _last_active_run_id = run.info.run_id
+    try:
+        system_metrics.start_for_run(run.info.run_id, client.tracking_uri, log_system_metrics, bool(existing))
+    except Exception:
+        end_run(RunStatus.FAILED.name)
+        raise
     return active
 
 
@@ -237,6 +243,7 @@ def end_run(status: str = "FINISHED") -> None:
     run = stack.pop()
     _last_active_run_id = run.info.run_id
     os.environ.pop("MLFLOW_RUN_ID", None)
+    system_metrics.stop_for_run(run.info.run_id)
     _client().set_terminated(run.info.run_id, status)
 
 
