@@ -281,7 +281,11 @@ class MlflowClient(RegistryClient):
         key: str | None = None,
         step: int | None = None,
         timestamp: int | None = None,
+        synchronous: bool | None = None,
     ) -> None:
+        """Log an image file, or (``key``) one step of an image series. Either way the image is stored
+        when this returns: ``synchronous=False`` (MLflow uploads in the background) changes nothing
+        but the timing, so fluvial does not defer it."""
         from fluvial.tracking.images import to_pil
 
         pil = to_pil(image)

@@ -343,9 +343,7 @@ def delete_tag(key: str) -> None:
     _client().delete_tag(_run_id(), key)
 
 
-def log_input(
-    dataset: Any, context: str | None = None, tags: dict[str, str] | None = None, model: Any = None
-) -> None:
+def log_input(dataset: Any, context: str | None = None, tags: dict[str, str] | None = None) -> None:
     """Link a dataset to the active run; ``context`` (e.g. "train") becomes the input tag
     ``mlflow.data.context``. Accepts a ``fluvial.entities.Dataset`` or any object with ``_to_mlflow_entity``."""
     entity = dataset._to_mlflow_entity() if hasattr(dataset, "_to_mlflow_entity") else dataset
@@ -383,9 +381,9 @@ def log_image(
     key: str | None = None,
     step: int | None = None,
     timestamp: int | None = None,
-    synchronous: bool | None = None,
+    synchronous: bool | None = False,
 ) -> None:
-    _client().log_image(_run_id(), image, artifact_file, key, step, timestamp)
+    _client().log_image(_run_id(), image, artifact_file, key, step, timestamp, synchronous)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
