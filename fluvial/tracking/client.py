@@ -9,8 +9,10 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
+from fluvial._internal import progress
 from fluvial._internal.clock import now_ms
 from fluvial._internal.paths import validate_relative_path
+from fluvial._internal.progress import artifact_progress
 from fluvial._internal.uri import append_to_uri_path
 from fluvial.entities import (
     DatasetInput,
@@ -229,13 +231,18 @@ class MlflowClient(RegistryClient):
             if os.path.isdir(local_path):
                 return self.log_artifacts(run_id, local_path, artifact_path)
             raise InvalidParameterValue(f"No such file to log as an artifact: {local_path!r}")
-        self._artifact_repo(run_id).log_artifact(local_path, artifact_path)
+        repo = self._artifact_repo(run_id)
+        with artifact_progress(repo, "Uploading artifacts", 1, os.path.getsize(local_path)):
+            repo.log_artifact(local_path, artifact_path)
 
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
         local_dir = os.fspath(local_dir)
         if not os.path.isdir(local_dir):
             raise InvalidParameterValue(f"No such directory to log as artifacts: {local_dir!r}")
-        self._artifact_repo(run_id).log_artifacts(local_dir, artifact_path)
+        repo = self._artifact_repo(run_id)
+        totals = progress.tree_size(local_dir) if progress.artifacts_enabled() else (None, None)
+        with artifact_progress(repo, "Uploading artifacts", *totals):
+            repo.log_artifacts(local_dir, artifact_path)
 
     def _log_file(self, run_id: str, artifact_file: str, write: Any, mode: str = "w") -> None:
         rel = validate_relative_path(artifact_file)
