@@ -17,7 +17,7 @@ import json
 import sys
 import warnings
 
-MODULES = ("pyfunc", "models", "sklearn", "xgboost", "lightgbm", "pytorch")
+MODULES = ("config", "system_metrics", "pyfunc", "models", "sklearn", "xgboost", "lightgbm", "pytorch")
 PREFIX = "SIGNATURES "
 
 

@@ -1,8 +1,9 @@
 """fluvial's public signatures beside MLflow 2.22.5's: every difference must be listed, with its reason,
 in docs/api-differences.md, and every listed difference must still exist (the list stays true).
 
-Compared: the names ``fluvial`` exports, ``MlflowClient``'s public methods, and the public functions of
-``fluvial.pyfunc``, ``fluvial.models`` and the flavor modules. Both sides are described by the same
+Compared: the names ``fluvial`` exports, ``MlflowClient``'s public methods, and the public functions
+of ``fluvial.config``, ``fluvial.system_metrics``, ``fluvial.pyfunc``, ``fluvial.models`` and the flavor
+modules. Both sides are described by the same
 script (tests/meta/_signatures.py) run with each side's Python. A parameter's name, kind (positional,
 keyword-only, ``*args``, ``**kwargs``), order and default are compared; annotations are not.
 """
