@@ -239,11 +239,17 @@ def _coalesce(requests: list[_Request]) -> list[list[_Request]]:
 
 _queues_lock = threading.Lock()
 _queues: dict[int, tuple[Any, AsyncLoggingQueue]] = {}
+_queues_pid = os.getpid()
 
 
 def queue_for(store: Any, write: Writer) -> AsyncLoggingQueue:
-    """The (one) async queue of a tracking store, started on first use."""
+    """The (one) async queue of a tracking store, started on first use (again in a forked child,
+    which inherits the queues but not their threads)."""
+    global _queues_pid
     with _queues_lock:
+        if _queues_pid != os.getpid():
+            _queues.clear()
+            _queues_pid = os.getpid()
         entry = _queues.get(id(store))
         if entry is None or entry[0] is not store:
             entry = (store, AsyncLoggingQueue(write, type(store).__name__))
@@ -255,7 +261,7 @@ def flush(store: Any | None = None) -> None:
     """Wait for the pending requests (of one store, or of all), then raise the failures nobody has
     seen through ``RunOperations.wait()``."""
     with _queues_lock:
-        targets = [q for s, q in _queues.values() if store is None or s is store]
+        targets = [q for s, q in _queues.values() if store is None or s is store] if _queues_pid == os.getpid() else []
     for target in targets:
         target.flush()
     with _unseen_lock:

@@ -214,3 +214,22 @@ def test_batch_entities_are_accepted_by_client_log_batch_async(tracking_uri):
         op.wait()
     data = mlflow.get_run(run.info.run_id).data
     assert data.metrics == {"m": 1.0} and data.params == {"a": "1"} and data.tags["b"] == "2"
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_gets_its_own_queue(tracking_uri):
+    import os
+
+    with mlflow.start_run() as run:
+        mlflow.log_metric("parent", 1.0, synchronous=False).wait()  # the parent's queue thread exists
+        pid = os.fork()
+        if pid == 0:  # the child: its inherited queue has no thread; logging must still work
+            code = 1
+            try:
+                mlflow.log_metric("child", 2.0, synchronous=False).wait()
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    assert mlflow.get_run(run.info.run_id).data.metrics == {"parent": 1.0, "child": 2.0}
