@@ -15,7 +15,7 @@ _NAMES = {
     "get_model_info": "fluvial.models.api",
     "validate_schema": "fluvial.models.enforcement",
     "convert_input_example_to_serving_input": "fluvial.models.input_example",
-    "infer_pip_requirements": "fluvial.models.environment",
+    "infer_pip_requirements": "fluvial.models.api",
     **{name: "fluvial.models.evaluation" for name in (
         "evaluate", "EvaluationResult", "EvaluationArtifact", "EvaluationMetric", "make_metric", "MetricThreshold",
         "validate_evaluation_results")},

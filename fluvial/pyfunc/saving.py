@@ -6,10 +6,21 @@ import os
 import shutil
 from typing import Any
 
-from fluvial.exceptions import InvalidParameterValue
+from fluvial.exceptions import InvalidParameterValue, MlflowException
 from fluvial.models.model import Model, ModelInfo, copy_code_paths, prepare_model_dir
 from fluvial.models.saving import add_to_model, finish_model
 from fluvial.pyfunc import model as python_model_flavor
+
+
+def _refuse_unsupported(infer_code_paths: bool, resources: Any, auth_policy: Any, prompts: Any) -> None:
+    """MLflow options fluvial does not implement: an error, never silently dropped."""
+    if infer_code_paths:
+        raise MlflowException("infer_code_paths=True is not supported by fluvial; list the modules with code_paths=.",
+                              error_code="NOT_IMPLEMENTED")
+    for option, value in (("resources", resources), ("auth_policy", auth_policy), ("prompts", prompts)):
+        if value is not None:
+            raise MlflowException(f"{option}= (Databricks model serving / prompt registry) is not supported by fluvial.",
+                                  error_code="NOT_IMPLEMENTED")
 
 
 def _default_requirements() -> list[str]:
@@ -22,6 +33,7 @@ def save_model(
     path: str,
     loader_module: str | None = None,
     data_path: str | None = None,
+    code_path: list[str] | None = None,
     code_paths: list[str] | None = None,
     infer_code_paths: bool = False,
     conda_env: Any = None,
@@ -34,12 +46,23 @@ def save_model(
     extra_pip_requirements: Any = None,
     metadata: dict[str, Any] | None = None,
     model_config: dict[str, Any] | str | None = None,
+    example_no_conversion: bool | None = None,
     streamable: bool | None = None,
-    code_path: list[str] | None = None,
+    resources: Any = None,
+    auth_policy: Any = None,
     **kwargs: Any,
 ) -> None:
     """Save a custom model (``python_model=``, with ``artifacts``) or a loader-module model
     (``loader_module=`` and ``data_path=``) in MLflow's pyfunc format."""
+    mlflow_model = kwargs.pop("model", mlflow_model)  # MLflow's other spelling
+    if kwargs:
+        raise TypeError(f"save_model() got unexpected keyword arguments: {sorted(kwargs)}")
+    _refuse_unsupported(infer_code_paths, resources, auth_policy, None)
+    if example_no_conversion is not None:
+        import warnings
+
+        warnings.warn("example_no_conversion is deprecated (MLflow 2.16) and has no effect.", FutureWarning,
+                      stacklevel=2)
     if (python_model is None) == (loader_module is None):
         raise InvalidParameterValue(
             "Either `loader_module` or `python_model` must be specified. A `loader_module` should be a python "
@@ -109,7 +132,9 @@ def log_model(
     artifact_path: str | None = None,
     loader_module: str | None = None,
     data_path: str | None = None,
+    code_path: list[str] | None = None,
     code_paths: list[str] | None = None,
+    infer_code_paths: bool = False,
     conda_env: Any = None,
     python_model: Any = None,
     artifacts: dict[str, str] | None = None,
@@ -121,14 +146,18 @@ def log_model(
     extra_pip_requirements: Any = None,
     metadata: dict[str, Any] | None = None,
     model_config: dict[str, Any] | str | None = None,
+    example_no_conversion: bool | None = None,
     streamable: bool | None = None,
+    resources: Any = None,
+    auth_policy: Any = None,
+    prompts: Any = None,
     name: str | None = None,
-    **kwargs: Any,
 ) -> ModelInfo:
     """Log a custom or loader-module model as artifacts of the active run (``name=`` is MLflow 3's
     spelling of ``artifact_path``)."""
     import sys
 
+    _refuse_unsupported(infer_code_paths, resources, auth_policy, prompts)
     return Model.log(
         artifact_path=artifact_path or name,  # type: ignore[arg-type]
         flavor=sys.modules[__name__],
@@ -137,9 +166,11 @@ def log_model(
         metadata=metadata,
         loader_module=loader_module,
         data_path=data_path,
+        code_path=code_path,
         code_paths=code_paths,
         conda_env=conda_env,
         python_model=python_model,
+        example_no_conversion=example_no_conversion,
         artifacts=artifacts,
         signature=signature,
         input_example=input_example,

@@ -27,6 +27,8 @@ LAYERS: list[tuple[str, int]] = [
     ("fluvial.store", 3),
     ("fluvial.transport", 3),
     ("fluvial.tracking", 4),
+    ("fluvial.config", 4),
+    ("fluvial.system_metrics", 4),
     ("fluvial.artifacts", 4),
     ("fluvial.models", 5),
     ("fluvial.environments", 5),
