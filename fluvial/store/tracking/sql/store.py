@@ -38,9 +38,10 @@ from fluvial.exceptions import (
     ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
-from fluvial.search.paging import decode_page_token, encode_page_token, validate_max_results
+from fluvial.search import parse_filter
+from fluvial.search.paging import decode_any_token, decode_page_token, encode_page_token, validate_max_results
 from fluvial.store.tracking.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
-from fluvial.store.tracking.sql import history, hot, loading, migrations
+from fluvial.store.tracking.sql import history, hot, indexes, loading, migrations, runs_page
 from fluvial.store.tracking.sql import schema as s
 from fluvial.store.tracking.sql.engine import (
     get_engine,
@@ -49,7 +50,13 @@ from fluvial.store.tracking.sql.engine import (
     read_connection,
     write_transaction,
 )
-from fluvial.store.tracking.sql.search import build_count_query, build_experiments_query, build_runs_query
+from fluvial.store.tracking.sql.search import (
+    _int_ids,
+    build_count_query,
+    build_experiments_query,
+    build_runs_query,
+    lifecycle_stages,
+)
 from fluvial.store.tracking.sql.statements import insert_ignore, upsert
 from fluvial.store.tracking.sql.ui_queries import SqlUiQueries
 
@@ -388,9 +395,17 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
         page_token: str | None = None,
     ) -> PagedList[Run]:
         validate_max_results(max_results, v.MAX_RESULTS_SEARCH_RUNS)
-        offset = decode_page_token(page_token)
+        offset, keyset = decode_any_token(page_token)
         if not experiment_ids:
             return PagedList([], None)
+        ids = [str(x) for x in experiment_ids]
+        planned = runs_page.plan(self.engine.dialect.name, ids, filter_string, int(run_view_type), list(order_by or []))
+        if planned is not None and not offset:
+            with read_connection(self.engine) as conn:
+                page, token = runs_page.page(conn, planned, max_results, keyset)
+                return PagedList(loading.runs(conn, page), token)
+        if keyset is not None:
+            raise InvalidParameterValue("Invalid page token for this search")
         query = build_runs_query(
             [str(x) for x in experiment_ids], filter_string, int(run_view_type), list(order_by or []),
             max_results + 1, offset,
@@ -406,8 +421,13 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
     ) -> int:
         if not experiment_ids:
             return 0
-        query = build_count_query([str(x) for x in experiment_ids], filter_string, int(run_view_type))
+        ids = [str(x) for x in experiment_ids]
+        query = build_count_query(ids, filter_string, int(run_view_type))  # also validates the arguments
         with read_connection(self.engine) as conn:
+            if not parse_filter(filter_string, "runs"):  # the trigger-kept count table, when there is one
+                counted = indexes.count_runs(conn, _int_ids(ids), lifecycle_stages(int(run_view_type)))
+                if counted is not None:
+                    return counted
             return int(conn.execute(query).scalar() or 0)
 
     # ---- logging ----------------------------------------------------------------------------------
@@ -471,7 +491,23 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
                 )
 
     def log_param(self, run_id: str, param: Param) -> None:
-        self.log_batch(run_id, [], [param], [])
+        dialect = self.engine.dialect
+        if dialect.name not in hot.HOT_DIALECTS:
+            self.log_batch(run_id, [], [param], [])
+            return
+        v.validate_key(param.key, "param")
+        row = {"key": param.key, "value": v.param_value(param.key, param.value), "run_uuid": run_id}
+        with raw_write_transaction(self.engine) as cursor:  # one transaction, three prepared statements
+            stage, old = hot.log_param_row(cursor, dialect, row)
+        if stage is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        if stage != LifecycleStage.ACTIVE:
+            raise InvalidParameterValue(f"The run {run_id} must be in the 'active' state. Current state is {stage}.")
+        if old is not None and old != row["value"]:
+            raise InvalidParameterValue(
+                f"Changing param values is not allowed. Param with key='{param.key}' was already logged "
+                f"with value='{old}' for run ID='{run_id}'. Attempted logging new value '{row['value']}'."
+            )
 
     def set_tag(self, run_id: str, tag: RunTag) -> None:
         self.log_batch(run_id, [], [], [tag])
