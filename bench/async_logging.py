@@ -7,8 +7,7 @@ gives the time spent enqueueing alone."""
 
 from __future__ import annotations
 
-from bench._harness import BenchError, Row, Side, fmt_samples, fresh_dir, log, median_of, run_workload
-from bench.server_tracking import _Server
+from bench._harness import BenchError, BenchServer, Row, Side, fmt_samples, fresh_dir, log, median_of, run_workload
 
 NAME = "async_logging"
 CALLS = 10_000
@@ -21,7 +20,7 @@ def _measure(side: Side, where: str) -> float | None:
     try:
         if where == "server":
             with fresh_dir("async-server") as workdir:
-                server = _Server(side, workdir)
+                server = BenchServer(side, workdir)
                 try:
                     kwargs["tracking_uri"] = f"http://127.0.0.1:{server.port}"
                     samples = run_workload(side, "async_log_metric", kwargs, timeout=TIMEOUT)["samples"]
