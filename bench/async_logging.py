@@ -7,7 +7,17 @@ gives the time spent enqueueing alone."""
 
 from __future__ import annotations
 
-from bench._harness import BenchError, BenchServer, Row, Side, fmt_samples, fresh_dir, log, median_of, run_workload
+from bench._harness import (
+    BenchError,
+    BenchServer,
+    Row,
+    Side,
+    fmt_samples,
+    fresh_dir,
+    log,
+    median_of,
+    run_workload,
+)
 
 NAME = "async_logging"
 CALLS = 10_000
