@@ -7,8 +7,9 @@ import shutil
 from typing import Any
 
 from fluvial.exceptions import InvalidParameterValue
-from fluvial.models.model import Model, ModelInfo, copy_code_paths, prepare_model_dir
-from fluvial.models.saving import add_to_model, finish_model
+from fluvial.models.flavor import log_flavor_model, new_model_dir
+from fluvial.models.model import Model, ModelInfo
+from fluvial.models.saving import add_to_model
 from fluvial.pyfunc import model as python_model_flavor
 
 
@@ -45,18 +46,18 @@ def save_model(
             "Either `loader_module` or `python_model` must be specified. A `loader_module` should be a python "
             "module. A `python_model` should be a subclass of PythonModel"
         )
+    if kwargs:
+        raise TypeError(f"save_model() got unexpected keyword arguments: {kwargs}")
     if artifacts and python_model is None:
         raise InvalidParameterValue("artifacts= goes with python_model=, not with loader_module=")
-    path = prepare_model_dir(path)
-    mlflow_model = mlflow_model or Model()
-    code = copy_code_paths(code_paths or code_path, path)
     config = model_config
     if isinstance(config, str):
         import yaml
 
         with open(config, encoding="utf-8") as fh:
             config = yaml.safe_load(fh)
-    try:
+    with new_model_dir(path, mlflow_model, code_paths or code_path) as target:
+        path, mlflow_model, code = target.path, target.model, target.code
         if python_model is not None:
             block = python_model_flavor.copy_artifacts(artifacts or {}, path)
             python_model_flavor.save_python_model(path, python_model)
@@ -88,21 +89,18 @@ def save_model(
             data = None
             if data_path is not None:
                 data = os.path.basename(os.path.normpath(data_path))
-                target = os.path.join(path, data)
+                dest = os.path.join(path, data)
                 if os.path.isdir(data_path):
-                    shutil.copytree(data_path, target)
+                    shutil.copytree(data_path, dest)
                 else:
-                    shutil.copy2(data_path, target)
+                    shutil.copy2(data_path, dest)
             add_to_model(mlflow_model, loader_module, data=data, code=code, model_config=config)  # type: ignore[arg-type]
             predict = None  # type: ignore[assignment]
-        finish_model(
-            path, mlflow_model, signature=signature, input_example=input_example, predict=predict,
+        target.finish(
+            signature=signature, input_example=input_example, predict=predict,
             default_pip_requirements=_default_requirements(), pip_requirements=pip_requirements,
             extra_pip_requirements=extra_pip_requirements, conda_env=conda_env, metadata=metadata,
         )
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
 
 
 def log_model(
@@ -123,28 +121,13 @@ def log_model(
     model_config: dict[str, Any] | str | None = None,
     streamable: bool | None = None,
     name: str | None = None,
-    **kwargs: Any,
 ) -> ModelInfo:
     """Log a custom or loader-module model as artifacts of the active run (``name=`` is MLflow 3's
     spelling of ``artifact_path``)."""
-    import sys
-
-    return Model.log(
-        artifact_path=artifact_path or name,  # type: ignore[arg-type]
-        flavor=sys.modules[__name__],
-        registered_model_name=registered_model_name,
-        await_registration_for=await_registration_for,
-        metadata=metadata,
-        loader_module=loader_module,
-        data_path=data_path,
-        code_paths=code_paths,
-        conda_env=conda_env,
-        python_model=python_model,
-        artifacts=artifacts,
-        signature=signature,
-        input_example=input_example,
-        pip_requirements=pip_requirements,
-        extra_pip_requirements=extra_pip_requirements,
-        model_config=model_config,
-        streamable=streamable,
+    return log_flavor_model(
+        __name__, artifact_path, name=name, registered_model_name=registered_model_name,
+        await_registration_for=await_registration_for, metadata=metadata, loader_module=loader_module,
+        data_path=data_path, code_paths=code_paths, conda_env=conda_env, python_model=python_model,
+        artifacts=artifacts, signature=signature, input_example=input_example, pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements, model_config=model_config, streamable=streamable,
     )
