@@ -16,6 +16,8 @@ _NAMES = {
     "validate_schema": "fluvial.models.enforcement",
     "convert_input_example_to_serving_input": "fluvial.models.input_example",
     "infer_pip_requirements": "fluvial.models.environment",
+    "set_model": "fluvial.models.from_code",
+    "ModelConfig": "fluvial.models.from_code",
 }
 
 __all__ = sorted(_NAMES)
