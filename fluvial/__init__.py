@@ -37,6 +37,7 @@ _NAMES: dict[str, str] = {
 _SUBMODULES = {"artifacts", "data", "entities", "exceptions", "flavors", "models", "projects", "pyfunc", "search",
                "sklearn", "store", "tracking", "types"}
 _SUBMODULES |= {"autologging", "lightgbm", "pytorch", "xgboost"}
+_SUBMODULES |= {"catboost", "keras", "onnx", "statsmodels"}
 
 __all__ = sorted([*_NAMES, *_SUBMODULES])
 

@@ -22,6 +22,11 @@ EXTRA_FOR: dict[str, str] = {
     "sklearn": "sklearn",
     "cloudpickle": "sklearn",
     "pyspark": "spark",
+    "statsmodels": "statsmodels",
+    "catboost": "catboost",
+    "onnx": "onnx",
+    "onnxruntime": "onnx",
+    "keras": "keras",
     "PIL": "dev",
     "matplotlib": "dev",
 }
