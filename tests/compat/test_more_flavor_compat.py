@@ -12,7 +12,7 @@ import yaml
 
 from tests.compat._mlflow import require_mlflow, run_fluvial, run_script
 
-pytestmark = [pytest.mark.compat, pytest.mark.slow]
+pytestmark = [pytest.mark.compat, pytest.mark.slow, pytest.mark.timeout(1200)]
 
 PRELUDE = '''
 import os, sys, warnings
@@ -109,9 +109,9 @@ FLAVORS = sorted(SAVE)
 def _run(module: str, source: str, *args: str, cwd: Path) -> dict:
     script = PRELUDE.format(module=module) + source + "\nemit(out)\n"
     if module == "mlflow":
-        result = run_script(require_mlflow(), script, *args, cwd=cwd, name="mlflow_side.py")
+        result = run_script(require_mlflow(), script, *args, cwd=cwd, name="mlflow_side.py", timeout=600)
     else:
-        result = run_fluvial(script, *args, cwd=cwd, name="fluvial_side.py")
+        result = run_fluvial(script, *args, cwd=cwd, name="fluvial_side.py", timeout=600)
     if "skipped" in result:
         pytest.skip(result["skipped"])
     return result
