@@ -74,6 +74,7 @@ def _train(library: str) -> None:
         lightgbm.LGBMClassifier(n_estimators=2, num_leaves=4, verbose=-1, n_jobs=1).fit(X, y)
 
 
+@pytest.mark.slow  # three trainings, each logging and registering a model (requirement inference)
 @pytest.mark.parametrize("library", ["sklearn", "xgboost", "lightgbm"])
 def test_options_are_honoured(library):
     pytest.importorskip(library)

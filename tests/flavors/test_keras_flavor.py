@@ -17,7 +17,8 @@ import fluvial as mlflow  # noqa: E402
 from fluvial.exceptions import InvalidParameterValue  # noqa: E402
 
 # Keras 3.15's torch variables warn under numpy 2.4 when saved (a library matter, not ours)
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy:DeprecationWarning")
+pytestmark = [pytest.mark.slow,  # Keras + torch import and requirement inference: ~1 min here
+              pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy:DeprecationWarning")]
 
 X = np.random.default_rng(0).random((16, 3)).astype("float32")
 Y = X.sum(axis=1)

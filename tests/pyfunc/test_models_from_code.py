@@ -142,6 +142,7 @@ def test_function_model_from_code(project):
     assert mlflow.pyfunc.load_model("m").predict(DATA)["b"].tolist() == [3, 6, 9]
 
 
+@pytest.mark.slow  # two model loads in subprocesses (code capture, requirement inference)
 def test_infer_code_paths_saves_local_modules_only(project):
     pkg = project / "pkg_local"
     (pkg / "sub").mkdir(parents=True)
