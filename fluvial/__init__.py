@@ -44,6 +44,7 @@ _SUBMODULES = {"artifacts", "config", "data", "entities", "exceptions", "flavors
                "sklearn", "store", "system_metrics", "tracking", "types"}
 _SUBMODULES |= {"autologging", "lightgbm", "pytorch", "xgboost"}
 _SUBMODULES |= {"metrics", "recipes"}
+_SUBMODULES |= {"catboost", "keras", "onnx", "statsmodels"}
 
 __all__ = sorted([*_NAMES, *_SUBMODULES])
 

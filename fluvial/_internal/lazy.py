@@ -28,6 +28,11 @@ EXTRA_FOR: dict[str, str] = {
     "torch": "pytorch",
     "lightning": "pytorch",
     "psutil": "system-metrics",
+    "statsmodels": "statsmodels",
+    "catboost": "catboost",
+    "onnx": "onnx",
+    "onnxruntime": "onnx",
+    "keras": "keras",
     "PIL": "dev",
     "matplotlib": "dev",
 }

@@ -20,6 +20,8 @@ _NAMES = {
         "evaluate", "EvaluationResult", "EvaluationArtifact", "EvaluationMetric", "make_metric", "MetricThreshold",
         "validate_evaluation_results")},
     "list_evaluators": "fluvial.models.evaluation.api",
+    "set_model": "fluvial.models.from_code",
+    "ModelConfig": "fluvial.models.from_code",
 }
 
 __all__ = sorted(_NAMES)

@@ -27,7 +27,7 @@ def test_pyfunc_save_model_takes_mlflows_model_alias(tmp_path):
     assert Model.load(str(tmp_path / "m")).metadata == {"owner": "me"}
 
 
-@pytest.mark.parametrize("option", [{"infer_code_paths": True}, {"resources": []}, {"auth_policy": object()}])
+@pytest.mark.parametrize("option", [{"resources": []}, {"auth_policy": object()}])
 def test_unimplemented_options_raise(tmp_path, option):
     with pytest.raises(MlflowException, match="not supported") as info:
         mlflow.pyfunc.save_model(str(tmp_path / "m"), python_model=Echo(), **option)
