@@ -15,8 +15,11 @@ def commands() -> None:
 def upgrade(url: str) -> None:
     """Bring the database at URL to the schema fluvial uses (MLflow 2.22.5's, Alembic head 0584bdc529eb).
 
-    Missing tables, columns and indexes are added and the revision is stamped; existing data and
-    columns are never dropped or changed. An empty database gets the whole schema. Take a backup first.
+    A database written by any MLflow 1.x or 2.x release is migrated revision by revision, with MLflow's
+    data and type changes (e.g. wider param and tag values, latest_metrics filled in), and ends at MLflow
+    2.22.5's head, so MLflow's own `mlflow db upgrade` finds nothing left to do. An empty database gets
+    the whole schema. A database at a revision fluvial does not know (a newer MLflow) is refused and left
+    unchanged. Take a backup first: on MySQL each step commits by itself.
     """
     from fluvial._internal.uri import is_sql_uri
     from fluvial.exceptions import InvalidParameterValue
@@ -28,9 +31,7 @@ def upgrade(url: str) -> None:
     from fluvial.store.tracking.sql import migrations, schema
     from fluvial.store.tracking.sql.engine import get_engine
 
-    done = migrations.upgrade(get_engine(url))
-    for step in done:
-        click.echo(step)
+    done = migrations.upgrade(get_engine(url), progress=click.echo)
     if done:
         click.echo(f"Database upgraded to revision {schema.MLFLOW_HEAD_REVISION}.")
     else:
