@@ -7,9 +7,10 @@ of its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -84,6 +85,21 @@ def postgres_uri() -> Iterator[str]:
 @pytest.fixture
 def mysql_uri() -> Iterator[str]:
     yield from _mysql_database()
+
+
+@pytest.fixture
+def new_database() -> Iterator[Callable[[str], str]]:
+    """``new_database("postgres" | "mysql")``: the URI of one more fresh database on that server (the
+    test is skipped when the server is not running), dropped after the test."""
+    with contextlib.ExitStack() as stack:
+
+        def make(backend: str) -> str:
+            databases = _postgres_database() if backend == "postgres" else _mysql_database()
+            uri = next(databases)
+            stack.callback(next, databases, None)
+            return uri
+
+        yield make
 
 
 @pytest.fixture(params=[

@@ -1,5 +1,4 @@
-"""is_nan in metrics and latest_metrics: NOT NULL booleans with their 0/1 check where the database
-has no native boolean."""
+"""is_nan in metrics and latest_metrics: NOT NULL booleans, checked 0/1 where booleans are not native."""
 
 import sqlalchemy as sa
 from alembic import op

@@ -1,5 +1,6 @@
-"""New table latest_metrics, filled with each run's latest value of each metric (greatest step, then
-timestamp, then value)."""
+"""New table latest_metrics, filled with each run's latest value of each metric.
+
+The latest is the one with the greatest step, then timestamp, then value."""
 
 import sqlalchemy as sa
 from alembic import op

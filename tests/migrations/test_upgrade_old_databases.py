@@ -1,0 +1,105 @@
+"""``fluvial db upgrade`` on databases written by older MLflow releases and by MLflow before 1.0.
+
+For each: fluvial upgrades one copy, MLflow 2.22.5 upgrades another (its own ``mlflow db upgrade``);
+both must end with the same schema (tables, columns, types, keys, indexes, checks) and, where the two
+copies started equal, the same rows. MLflow 2.22.5's ``db upgrade`` of fluvial's copy must be a no-op,
+and MLflow 2.22.5 and fluvial must read from it exactly what the release that wrote it read.
+"""
+
+from __future__ import annotations
+
+import pytest
+from _mlflow import require_mlflow, run_script
+from _releases import RELEASES, fill
+from _schemas import describe, rows
+from _scripts import BASE, MLFLOW_UPGRADE, MLFLOW_UPGRADE_ONLY, READ
+from click.testing import CliRunner
+
+from fluvial.store.tracking.sql import schema
+
+pytestmark = [pytest.mark.compat, pytest.mark.slow]
+HEAD = schema.MLFLOW_HEAD_REVISION
+
+
+def fluvial_upgrade(uri: str) -> list[str]:
+    from fluvial.cli import main
+    from fluvial.store.tracking.sql import engine
+
+    result = CliRunner().invoke(main, ["db", "upgrade", uri], prog_name="fluvial")
+    engine.dispose_engines()  # let MLflow's processes have the database to themselves
+    assert result.exit_code == 0, result.output
+    return result.stdout.splitlines()
+
+
+def mlflow_upgrade(*uris: str, cwd) -> dict:
+    """MLflow 2.22.5's ``mlflow db upgrade`` on each URI, then its read of the first."""
+    return run_script(require_mlflow(), MLFLOW_UPGRADE, "mlflow", *uris, cwd=cwd, name="mlflow_upgrade.py")
+
+
+def fluvial_read(uri: str, cwd) -> dict:
+    import sys
+
+    return run_script(sys.executable, READ, "fluvial", uri, cwd=cwd, name="fluvial_read.py")
+
+
+def check_release(version: str, upgraded: str, pristine: str, written: dict, tmp_path, same_rows: bool) -> None:
+    out = fluvial_upgrade(upgraded)
+    assert out[-1] == f"Database upgraded to revision {HEAD}."
+    assert out[0].startswith(f"applied {schema_next(RELEASES[version])}:")
+    before = rows(upgraded)
+    seen = mlflow_upgrade(upgraded, pristine, cwd=tmp_path)
+    assert seen.pop("revisions") == [[HEAD, HEAD], [RELEASES[version], HEAD]]
+    assert rows(upgraded) == before  # MLflow's own upgrade found nothing to do
+    assert seen == written
+    assert fluvial_read(upgraded, tmp_path) == written
+    assert describe(upgraded) == describe(pristine)
+    if same_rows:
+        assert rows(upgraded) == rows(pristine)
+
+
+def schema_next(revision: str) -> str:
+    from fluvial.store.tracking.sql import migrations
+
+    chain = migrations.known_revisions()
+    return chain[chain.index(revision) + 1]
+
+
+@pytest.mark.parametrize("version", sorted(RELEASES))
+def test_release_database_on_sqlite(version, release_sqlite, tmp_path):
+    upgraded, written = release_sqlite(version)
+    pristine, _ = release_sqlite(version)
+    check_release(version, upgraded, pristine, written, tmp_path, same_rows=True)
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres),
+                                     pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_release_database_on_a_server(backend, new_database, tmp_path):
+    """MLflow 1.30.1 (the longest way to the head) writes the same data into two databases."""
+    upgraded, pristine = new_database(backend), new_database(backend)
+    written = fill("1.30.1", upgraded, pristine, cwd=tmp_path)
+    check_release("1.30.1", upgraded, pristine, written, tmp_path, same_rows=False)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                                     pytest.param("mysql", marks=pytest.mark.mysql)])
+def test_database_from_before_mlflow_1_0(backend, new_database, tmp_path):
+    """MLflow 0.x kept no revision: every step of the chain runs, with its data migrations (run
+    user_id copied to the mlflow.user tag, latest_metrics filled in)."""
+    if backend == "sqlite":
+        upgraded, pristine = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    else:
+        upgraded, pristine = new_database(backend), new_database(backend)
+    run_script(require_mlflow(), BASE, upgraded, pristine, cwd=tmp_path, name="base.py")
+    out = fluvial_upgrade(upgraded)
+    applied = [line.split(":")[0].split()[-1] for line in out if line.startswith("applied ")]
+    from fluvial.store.tracking.sql import migrations
+
+    assert applied == migrations.known_revisions() and len(applied) == 28
+    done = run_script(require_mlflow(), MLFLOW_UPGRADE_ONLY, "mlflow", pristine, cwd=tmp_path, name="mlflow_upgrade.py")
+    assert done["revisions"] == [[None, HEAD]]
+    assert describe(upgraded) == describe(pristine)
+    assert rows(upgraded) == rows(pristine)
+    latest = {(r[5], r[0]): r[1] for r in rows(upgraded)["latest_metrics"]}
+    assert latest == {("r1", "loss"): 0.7, ("r1", "acc"): 0.9, ("r2", "loss"): 3.0, ("r4", "x"): -1.5}
+    user_tags = {r[2]: r[1] for r in rows(upgraded)["tags"] if r[0] == "mlflow.user"}
+    assert user_tags == {"r1": "alice", "r2": "carol"}
