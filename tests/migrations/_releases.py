@@ -22,7 +22,14 @@ def release_python(version: str) -> Path:
     return python
 
 
+def for_mlflow(uri: str) -> str:
+    """The URI as MLflow's virtualenvs take it: they have psycopg2 (SQLAlchemy's default driver), not
+    psycopg 3, which the tests' PostgreSQL URL names."""
+    return uri.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def fill(version: str, *uris: str, cwd: Path) -> Any:
     """Write the test data into each URI with MLflow ``version``; returns what that release reads back
     from the first."""
+    uris = tuple(for_mlflow(u) for u in uris)
     return run_script(release_python(version), FILL, "mlflow", *uris, cwd=cwd, name=f"fill_{version}.py")

@@ -58,3 +58,15 @@ def rows(uri: str, tables: set[str] | None = None) -> dict[str, list[tuple[Any, 
             }
     finally:
         engine.dispose()
+
+
+def restricted_to(described: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
+    """``described`` without what ``reference`` (MLflow's own database) lacks: fluvial's own tables
+    (``fluvial_*``) and the extra indexes fluvial adds for its queries. Everything MLflow has is kept."""
+    out: dict[str, Any] = {}
+    for table, parts in described.items():
+        if table not in reference:
+            continue
+        names = {index[0] for index in reference[table]["indexes"]}
+        out[table] = {**parts, "indexes": [i for i in parts["indexes"] if i[0] in names]}
+    return out

@@ -145,7 +145,7 @@ RUNS = [  # run_uuid, user_id, status, experiment
     ("r1", "alice", "FINISHED", 0), ("r2", "bob", "FAILED", 0), ("r3", "", "RUNNING", 0), ("r4", None, "SCHEDULED", 1),
 ]
 TAGS = [("r2", "mlflow.user", "carol"), ("r1", "note", "n" * 250), ("r3", "Case", "upper")]
-PARAMS = [("r1", "lr", "0.1"), ("r1", "long", "p" * 250), ("r2", "lr", "0.2"), ("r2", "LR", "two")]
+PARAMS = [("r1", "lr", "0.1"), ("r1", "long", "p" * 250), ("r2", "lr", "0.2"), ("r2", "Rate", "Two")]
 METRICS = [  # run, key, value, timestamp
     ("r1", "loss", 1.0, 10), ("r1", "loss", 0.5, 20), ("r1", "loss", 0.7, 30), ("r1", "acc", 0.9, 5),
     ("r2", "loss", 2.0, 10), ("r2", "loss", 3.0, 10.5), ("r4", "x", -1.5, 1),
@@ -155,6 +155,8 @@ for uri in sys.argv[1:]:
     Base.metadata.create_all(engine)
     t = Base.metadata.tables
     with engine.begin() as conn:
+        if engine.dialect.name == "mysql":  # keep experiment_id 0 rather than take the next auto-increment
+            conn.exec_driver_sql("SET @@SESSION.sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
         conn.execute(t["experiments"].insert(), EXPERIMENTS)
         conn.execute(t["runs"].insert(), [
             {"run_uuid": r, "name": "", "source_type": "LOCAL", "source_name": "train.py", "entry_point_name": "",
