@@ -47,7 +47,7 @@ mariadb-install-db --no-defaults --user="$user" --datadir="$tmp/data" --auth-roo
 "$mariadbd" --no-defaults --user="$user" --datadir="$tmp/data" --socket="$tmp/mysql.sock" \
     --pid-file="$tmp/mariadbd.pid" --bind-address=127.0.0.1 --port="$port" --skip-name-resolve \
     --character-set-server=utf8mb4 --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
-    --innodb-buffer-pool-size=128M --max-connections=300 --log-error="$tmp/server.log" 2>"$tmp/stderr.log" &
+    --innodb-buffer-pool-size=128M --innodb-file-per-table=0 --innodb-flush-method=nosync --max-connections=300 --log-error="$tmp/server.log" 2>"$tmp/stderr.log" &
 pid=$!
 for _ in $(seq 60); do   # bounded: at most 30 s
     mariadb --no-defaults --socket="$tmp/mysql.sock" -u root -e 'SELECT 1' >/dev/null 2>&1 && break
