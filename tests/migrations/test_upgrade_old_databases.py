@@ -110,3 +110,19 @@ def test_database_from_before_mlflow_1_0(backend, new_database, tmp_path):
     assert latest == {("r1", "loss"): 0.7, ("r1", "acc"): 0.9, ("r2", "loss"): 3.0, ("r4", "x"): -1.5}
     user_tags = {r[2]: r[1] for r in rows(upgraded)["tags"] if r[0] == "mlflow.user"}
     assert user_tags == {"r1": "alice", "r2": "carol"}
+
+
+def test_a_database_written_by_mlflow_3_is_refused_and_left_unchanged(tmp_path):
+    from fluvial.cli import main
+    from fluvial.store.tracking.sql import engine
+
+    uri = f"sqlite:///{tmp_path / 'mlflow3.db'}"
+    script = "import mlflow, sys; mlflow.MlflowClient(sys.argv[1]).create_experiment('from mlflow 3'); emit(0)"
+    run_script(require_mlflow("3.17.2"), script, uri, cwd=tmp_path, name="mlflow3.py")
+    before = describe(uri), rows(uri)
+    result = CliRunner().invoke(main, ["db", "upgrade", uri], prog_name="fluvial")
+    engine.dispose_engines()
+    assert result.exit_code == 1
+    assert "which is not an MLflow 1.x/2.x revision fluvial knows" in result.stderr
+    assert "newer MLflow (3.x)" in result.stderr and "Traceback" not in result.output
+    assert (describe(uri), rows(uri)) == before
