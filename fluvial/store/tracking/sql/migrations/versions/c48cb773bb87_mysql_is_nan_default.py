@@ -9,5 +9,7 @@ down_revision = "39d1c3be5f05"
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "mysql":
-        op.alter_column("metrics", "is_nan", type_=sa.Boolean(create_constraint=False), nullable=False,
+        # As MLflow's revision does, this also adds a second (identical) 0/1 check on is_nan: databases
+        # upgraded by fluvial and by MLflow end with the same constraints.
+        op.alter_column("metrics", "is_nan", type_=sa.Boolean(create_constraint=True), nullable=False,
                         server_default="0")
