@@ -130,3 +130,32 @@ def test_a_database_written_by_mlflow_3_is_refused_and_left_unchanged(tmp_path):
     assert "which is not an MLflow 1.x/2.x revision fluvial knows" in result.stderr
     assert "newer MLflow (3.x)" in result.stderr and "Traceback" not in result.output
     assert (describe(uri), rows(uri)) == before
+
+
+def test_an_interrupted_upgrade_resumes_where_it_stopped(release_sqlite, monkeypatch):
+    """Each revision commits with its alembic_version row: a failure inside the last one rolls back only
+    that one, and the next run applies only what is left."""
+    from fluvial.store.tracking.sql import engine, migrations
+
+    uri, _ = release_sqlite("2.16.2")  # at 4465047574b1: f5a4f2784254 and 0584bdc529eb are left
+    apply = migrations._apply
+
+    def power_cut(conn, module, revision, previous):
+        apply(conn, module, revision, previous)
+        if revision == HEAD:
+            raise RuntimeError("power cut")
+
+    monkeypatch.setattr(migrations, "_apply", power_cut)
+    with pytest.raises(RuntimeError, match="power cut"):
+        migrations.upgrade(engine.get_engine(uri))
+    engine.dispose_engines()
+    fks = [fk for fk in describe(uri)["datasets"]["foreign_keys"] if fk[1] == "experiments"]
+    assert rows(uri)["alembic_version"] == [("f5a4f2784254",)]
+    assert fks == [(("experiment_id",), "experiments", ("experiment_id",), (), "")]  # not yet cascading
+    monkeypatch.setattr(migrations, "_apply", apply)
+    out = fluvial_upgrade(uri)
+    assert [line.split(":")[0] for line in out if line.startswith("applied")] == [f"applied {HEAD}"]
+    assert rows(uri)["alembic_version"] == [(HEAD,)]
+    fks = [fk for fk in describe(uri)["datasets"]["foreign_keys"] if fk[1] == "experiments"]
+    assert fks == [(("experiment_id",), "experiments", ("experiment_id",), (("ondelete", "cascade"),),
+                    "fk_datasets_experiment_id_experiments")]
