@@ -46,6 +46,21 @@ def test_an_unknown_revision_is_refused_and_left_unchanged(tmp_path, cli):
     assert "trace_tags" not in _tables(uri)
 
 
+def test_a_database_stamped_at_the_head_without_its_schema_is_refused(tmp_path, cli):
+    """What fluvial's upgrade did before its revision chain: a narrow params.value stamped as the head."""
+    uri = f"sqlite:///{tmp_path / 'stamped.db'}"
+    cli.ok("db", "upgrade", uri)
+    from fluvial.store.tracking.sql.engine import get_engine
+
+    with get_engine(uri).begin() as conn:
+        conn.exec_driver_sql("DROP TABLE params")
+        conn.exec_driver_sql('CREATE TABLE params ("key" VARCHAR(250) NOT NULL, value VARCHAR(500) NOT NULL, '
+                             "run_uuid VARCHAR(32) NOT NULL, CONSTRAINT param_pk PRIMARY KEY (\"key\", run_uuid))")
+    before = cli.dump_db(uri)
+    cli.error("db", "upgrade", uri, contains="params.value holds 500 characters, not 8000")
+    assert cli.dump_db(uri) == before
+
+
 def test_tables_without_a_revision_are_refused_unless_they_are_mlflow_0x(tmp_path, cli):
     uri = f"sqlite:///{tmp_path / 'odd.db'}"
     from fluvial.store.tracking.sql.engine import get_engine

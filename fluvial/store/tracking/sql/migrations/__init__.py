@@ -103,6 +103,34 @@ def _starting_point(conn: sa.Connection, chain: list[str]) -> int:
     return chain.index(revision) + 1
 
 
+# Columns MLflow widened over its revisions, with their width at the head.
+WIDENED = {("params", "value"): 8000, ("tags", "value"): 8000}
+
+
+def _check_head(conn: sa.Connection) -> None:
+    """A database stamped with the head revision must have the head's tables and widths. fluvial before
+    its own revision chain stamped the head on older databases after adding only missing tables and
+    columns; such a database is refused here rather than called current."""
+    inspector = sa.inspect(conn)
+    missing = sorted({t.name for t in schema.metadata.sorted_tables} - set(inspector.get_table_names()))
+    narrow = []
+    for (table, column), width in WIDENED.items():
+        if table in missing:
+            continue
+        found = {c["name"]: c["type"] for c in inspector.get_columns(table)}.get(column)
+        length = getattr(found, "length", None)
+        if length is not None and length < width:
+            narrow.append(f"{table}.{column} holds {length} characters, not {width}")
+    if missing or narrow:
+        problems = "; ".join(([f"missing tables: {', '.join(missing)}"] if missing else []) + narrow)
+        raise MlflowException(
+            f"This database is stamped with revision {schema.MLFLOW_HEAD_REVISION} but does not have that "
+            f"revision's schema ({problems}); an earlier fluvial stamped it without migrating it. Restore the "
+            "backup taken before that upgrade and run `fluvial db upgrade` on it, or set alembic_version to "
+            "the revision of the MLflow release that wrote the database and run it again."
+        )
+
+
 def _apply(conn: sa.Connection, module: object, revision: str, previous: str | None) -> None:
     """Run one revision's ``upgrade()`` with Alembic's operations on ``conn`` and record the revision."""
     from alembic.operations import Operations
@@ -146,6 +174,8 @@ def upgrade(engine: sa.Engine, progress: Callable[[str], None] | None = None) ->
         revisions = [revision for revision, _, _ in chain]
         with engine.connect() as conn:
             start = _starting_point(conn, revisions)
+            if start == len(revisions):
+                _check_head(conn)
         previous = revisions[start - 1] if start else None
         for revision, description, module in chain[start:]:
             with write_transaction(engine) as conn:
