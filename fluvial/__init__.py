@@ -28,6 +28,7 @@ _NAMES: dict[str, str] = {
     **{name: "fluvial.tracking.registry"
        for name in ("register_model", "search_model_versions", "search_registered_models")},
     "MlflowClient": "fluvial.tracking.client",
+    "set_journal_dir": "fluvial.tracking._stores",
     "run": "fluvial.projects",
     "autolog": "fluvial.autologging",
     "MlflowException": "fluvial.exceptions",
