@@ -16,8 +16,13 @@ import threading
 
 
 def _reset(sock: socket.socket) -> None:
+    """Abort the connection: the peer sees a reset or end of stream at once (shutdown also wakes a
+    thread of ours blocked reading it, which a plain close from another thread would not)."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
         sock.close()
 
 

@@ -205,3 +205,33 @@ def test_sync_error_when_server_unreachable_is_one_line(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "fluvial", "sync", str(tmp_path / "nothing")], env=_env(),
                              capture_output=True, text=True, timeout=WAIT)
     assert missing.returncode == 1 and "holds no journal" in missing.stderr
+
+
+@pytest.mark.slow
+def test_sync_into_mlflow_2_22_5_server_through_faults(tmp_path):
+    """No server-side support: an unmodified MLflow server, answers thrown away part of the time."""
+    from tests.compat._mlflow import MLFLOW_VERSION, mlflow_python
+    from tests.compat._servers import mlflow_server
+
+    python = mlflow_python(MLFLOW_VERSION)
+    if python is None:
+        pytest.skip(f".venvs/mlflow-{MLFLOW_VERSION}/bin/python is missing (create it with `make mlflow-venvs`)")
+    journal, record = tmp_path / "journal", tmp_path / "record.txt"
+    offline = FaultProxy(1)
+    offline.down = True
+    try:
+        assert start_trainer(offline.url, journal, record, 1500, FLUVIAL_JOURNAL_FLUSH_TIMEOUT="0").wait(WAIT) == 0
+    finally:
+        offline.close()
+    with mlflow_server(python, tmp_path / "mlflow") as server:
+        flaky = FaultProxy(int(server.url.rsplit(":", 1)[1]), fault_rate=0.3, seed=11)
+        try:
+            for _ in range(40):
+                if sync(journal, flaky.url, check=False).returncode == 0:
+                    break
+            else:
+                pytest.fail("sync never got through")
+            assert flaky.faults > 0
+            assert_same(record, server.url)
+        finally:
+            flaky.close()
