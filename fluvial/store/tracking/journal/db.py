@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from fluvial.exceptions import InvalidParameterValue
+
 JOURNAL_FILE = "journal.db"
 PENDING, ACKED, REJECTED = 0, 1, 2
 GROUP_FSYNC_SECONDS = 0.2
@@ -52,7 +54,7 @@ class Journal:
         self._local = threading.local()
         mode = os.environ.get("FLUVIAL_JOURNAL_FSYNC", "group")
         if mode not in ("group", "always"):
-            raise ValueError(f"FLUVIAL_JOURNAL_FSYNC must be 'group' or 'always', not {mode!r}")
+            raise InvalidParameterValue(f"FLUVIAL_JOURNAL_FSYNC must be 'group' or 'always', not {mode!r}")
         self._synchronous = "FULL" if mode == "always" else "NORMAL"
         self.dirty = False
         self._conn().executescript(_SCHEMA)

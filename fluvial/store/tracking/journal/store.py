@@ -206,6 +206,17 @@ class JournalTrackingStore(TrackingStore):
         if not self.journal.is_local_run(run_id):
             self.inner.log_batch(run_id, metrics, params, tags)
             return
+        v.batch_limits(metrics, params, tags)
+        self.log_batch_unbounded(run_id, metrics, params, tags)
+
+    def log_batch_unbounded(self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param],
+                            tags: Sequence[RunTag]) -> None:
+        """Any number of items, checked, then journaled in one transaction as entries within the
+        server's batch limits (all or nothing)."""
+        if not self.journal.is_local_run(run_id):
+            unbounded = getattr(self.inner, "log_batch_unbounded", self.inner.log_batch)
+            unbounded(run_id, metrics, params, tags)
+            return
         v.unique_param_keys(p.key for p in params)
         for p in params:
             v.validate_key(p.key, "param")
@@ -226,8 +237,15 @@ class JournalTrackingStore(TrackingStore):
                                                 f"logged='{changed}' for run ID='{run_id}'.")
                 conn.executemany("INSERT OR IGNORE INTO params (run_id, key, value) VALUES (?, ?, ?)",
                                  [(run_id, k, val) for k, val in param_rows])
-            self.journal.append(conn, run_id, "log_batch",
-                                {"metrics": metric_rows, "params": param_rows, "tags": tag_rows})
+            step = v.MAX_PARAMS_TAGS_PER_BATCH
+            chunks: list[tuple[list, list, list]] = [(metric_rows, param_rows, tag_rows)]  # small: one entry
+            if len(metric_rows) + len(param_rows) + len(tag_rows) > step:
+                chunks = [([], param_rows[i:i + step], []) for i in range(0, len(param_rows), step)]
+                chunks += [([], [], tag_rows[i:i + step]) for i in range(0, len(tag_rows), step)]
+                chunks += [(metric_rows[i:i + v.MAX_METRICS_PER_BATCH], [], [])
+                           for i in range(0, len(metric_rows), v.MAX_METRICS_PER_BATCH)]
+            for m, p_rows, t_rows in chunks:
+                self.journal.append(conn, run_id, "log_batch", {"metrics": m, "params": p_rows, "tags": t_rows})
         self._wake()
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
