@@ -18,7 +18,7 @@ def sync(directory: str | None, tracking_uri: str | None) -> None:
     exactly once; safe to run again after any failure. Prints the local -> server run id mapping."""
     from fluvial.store.tracking.journal import fast_failing_rest_store
     from fluvial.store.tracking.journal.db import JOURNAL_FILE, Journal
-    from fluvial.store.tracking.journal.sender import Replayer, ServerUnavailable
+    from fluvial.store.tracking.journal.sender import JournalBusy, Replayer, ServerUnavailable
     from fluvial.store.tracking.rest import RestTrackingStore
 
     directory = directory or os.environ.get("FLUVIAL_JOURNAL_DIR")
@@ -48,6 +48,10 @@ def sync(directory: str | None, tracking_uri: str | None) -> None:
     try:
         replayer.drain(progress)
         uploaded = replayer.upload_all()
+    except JournalBusy:
+        fail(f"another process is sending the journal in {journal.directory} right now (the training program's "
+             "sender or another fluvial sync); run fluvial sync again when it has finished")
+        return
     except ServerUnavailable as exc:
         fail(f"cannot reach the tracking server at {uri} ({exc}); {replayer.sent} entries sent, "
              f"{journal.counts()['pending']} still pending. Start the server (or set MLFLOW_TRACKING_URI / "

@@ -75,3 +75,17 @@ def test_fsync_mode_must_be_known(tmp_path, monkeypatch):
         Journal(tmp_path / "j")
     monkeypatch.setenv("FLUVIAL_JOURNAL_FSYNC", "always")
     assert Journal(tmp_path / "k").query("PRAGMA synchronous") == [(2,)]
+
+
+def test_one_sender_per_journal(store):
+    from click.testing import CliRunner
+
+    from fluvial.cli import main
+    from fluvial.store.tracking.journal.sender import sender_lock
+
+    store.create_run("0", "alice", 5, [], "r")
+    with sender_lock(store.journal):  # e.g. the training program's sender is sending
+        result = CliRunner().invoke(main, ["sync", store.journal.directory, "--tracking-uri", UNREACHABLE])
+    assert result.exit_code == 1
+    assert "another process is sending the journal" in result.output and "Traceback" not in result.output
+    assert store.journal.counts()["pending"] == 1

@@ -10,11 +10,12 @@ it, so a crash between the two resends that entry, never skips it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fluvial._internal import registry
@@ -33,6 +34,30 @@ READ_AHEAD = 2000
 
 class ServerUnavailable(MlflowException):
     """The server could not be reached or answered 5xx/429; the entry stays pending."""
+
+
+class JournalBusy(MlflowException):
+    """Another process is sending this journal right now (one sender per journal at a time)."""
+
+
+@contextlib.contextmanager
+def sender_lock(journal: Journal) -> Iterator[None]:
+    """An exclusive lock on ``<dir>/sender.lock`` while sending: two senders (the training program's and a
+    ``fluvial sync``) could otherwise both create a run no attempt of which had been recorded yet."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(os.path.join(journal.directory, "sender.lock"), "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise JournalBusy(f"another process is sending the journal in {journal.directory}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _permanent(exc: MlflowException) -> bool:
@@ -195,19 +220,22 @@ class Replayer:
         return [(s, r, k, json.loads(p)) for s, r, k, p in rows]
 
     def drain(self, progress: Callable[[int], None] | None = None, stop: threading.Event | None = None) -> None:
-        """Send everything pending; raises :class:`ServerUnavailable` (entries stay pending)."""
-        while stop is None or not stop.is_set():
-            entries = self.journal.pending(READ_AHEAD)
-            if not entries:
-                return
-            for seqs, run_id, kind, body in self._groups(entries):
-                self._deliver(seqs, run_id, kind, body)
-                if progress is not None:
-                    progress(self.sent)
+        """Send everything pending; raises :class:`ServerUnavailable` (entries stay pending) or
+        :class:`JournalBusy`."""
+        with sender_lock(self.journal):
+            while stop is None or not stop.is_set():
+                entries = self.journal.pending(READ_AHEAD)
+                if not entries:
+                    return
+                for seqs, run_id, kind, body in self._groups(entries):
+                    self._deliver(seqs, run_id, kind, body)
+                    if progress is not None:
+                        progress(self.sent)
 
     def upload_all(self) -> int:
-        return sum(self.upload_artifacts(local_id) for (local_id,) in
-                   self.journal.query("SELECT local_id FROM runs WHERE server_id IS NOT NULL"))
+        with sender_lock(self.journal):
+            return sum(self.upload_artifacts(local_id) for (local_id,) in
+                       self.journal.query("SELECT local_id FROM runs WHERE server_id IS NOT NULL"))
 
 
 def flush_timeout() -> float:
@@ -255,7 +283,7 @@ class BackgroundSender:
                 delay, self.offline = 0.5, False
                 if not self._wake.is_set():
                     self._idle.set()
-            except ServerUnavailable as exc:
+            except (ServerUnavailable, JournalBusy) as exc:
                 self.failures += 1
                 self.offline = True
                 delay = min(delay * 2, 30.0)
