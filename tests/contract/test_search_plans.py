@@ -64,13 +64,23 @@ def _check(store, plan: str, statement: str) -> None:
         merged = re.sub(r"SCAN e\d+\nUSE TEMP B-TREE FOR ORDER BY", "", plan)
         if "FROM runs" in statement and "count(" not in statement and "run_uuid IN" not in statement:
             assert "USE TEMP B-TREE FOR ORDER BY" not in merged, f"{statement}\n{plan}"
+        if "FROM runs" in statement and "runs.run_uuid IN" in statement:  # a few candidates: by primary key
+            assert re.search(r"SEARCH runs USING INDEX sqlite_autoindex_runs_1 \(run_uuid=\?\)", plan), \
+                f"{statement}\n{plan}"
     else:
         assert not re.search(r"Seq Scan on (runs|params|tags|latest_metrics)\b", plan), f"{statement}\n{plan}"
 
 
 @pytest.mark.parametrize("name,_ids,filter_string,order_by", QUERIES, ids=[q[0] for q in QUERIES])
 @pytest.mark.parametrize("view", [ViewType.ACTIVE_ONLY, ViewType.ALL])
-def test_search_pages_use_indexes(populated, name, _ids, filter_string, order_by, view):
+@pytest.mark.parametrize("drive", ["walk", "candidates"])
+def test_search_pages_use_indexes(populated, name, _ids, filter_string, order_by, view, drive, monkeypatch):
+    """Both ways a filtered page is read: walking the order's index with the filters checked on the
+    way, and (a selective filter) looking its few runs up by primary key."""
+    from fluvial.store.tracking.sql import runs_page
+
+    if drive == "walk":
+        monkeypatch.setattr(runs_page, "SELECTIVE_ROWS", 0)  # every filter counts as unselective
     store, exp, other = populated
     for exp_ids in ([exp], [exp, other]):
         first = store.search_runs(exp_ids, filter_string, view, 1, order_by)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
@@ -60,6 +60,7 @@ class Plan:
         self.rest = rest
         self.fingerprint = fingerprint
         self.groups = (0, 1, 2) if self.primary.entity == METRIC else (0, 2)
+        self.dialect = "sqlite"
 
 
 def plan(
@@ -76,30 +77,50 @@ def plan(
     fingerprint = hashlib.sha256(
         json.dumps([sorted(ids), filter_string or "", int(run_view_type), list(order_by or [])]).encode()
     ).hexdigest()[:16]
-    return Plan(ids, comparisons, run_view_type, keys, fingerprint)
+    planned = Plan(ids, comparisons, run_view_type, keys, fingerprint)
+    planned.dialect = dialect
+    return planned
 
 
 # ---- the query of one group ------------------------------------------------------------------------
 
 
-def _rest_terms(p: Plan) -> list[tuple[ColumnElement[Any], bool]]:
+class Term(NamedTuple):
+    """One ORDER BY term; ``nulls_follow``: NULLs sort after every value without a flag term (SQLite
+    DESC), so "after" includes NULL."""
+
+    expr: ColumnElement[Any]
+    desc: bool
+    nulls_follow: bool = False
+
+
+def _rest_terms(p: Plan, dialect: str) -> list[Term]:
     """(expression, descending) for the keys after the primary one: a NULLs-last flag and the column
-    per attribute key, then run_uuid."""
+    per attribute key, then run_uuid. SQLite sorts NULLs last in a DESC order by itself, so there the
+    flag is left out and the index on (experiment_id, start_time DESC, ...) can give the order."""
     runs = schema.runs
-    terms: list[tuple[ColumnElement[Any], bool]] = []
+    terms: list[Term] = []
     for key in p.rest:
         column = _RUN_ATTRIBUTES[key.key]
-        if column.nullable:
-            terms.append((sa.case((column.is_(None), 1), else_=0), False))
-        terms.append((column, not key.ascending))
-    terms.append((runs.c.run_uuid, False))
+        if column.nullable and (dialect != "sqlite" or key.ascending):
+            terms.append(Term(sa.case((column.is_(None), 1), else_=0), False))
+            terms.append(Term(column, not key.ascending))
+        else:
+            terms.append(Term(column, not key.ascending, column.nullable is True))
+    terms.append(Term(runs.c.run_uuid, False))
     return terms
 
 
-def _after(terms: list[tuple[ColumnElement[Any], bool]], last: list[Any]) -> ColumnElement[bool]:
+def _opaque(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The same value (and type) as an expression no index provides, so the planner cannot choose
+    to walk an index for ORDER BY (or the experiment) instead of looking up the candidate runs."""
+    return sa.func.coalesce(expr, expr, type_=expr.type)
+
+
+def _after(terms: list[Term], last: list[Any]) -> ColumnElement[bool]:
     """Rows strictly after ``last`` in the order of ``terms`` (NULL-safe equality on the way)."""
     disjuncts = []
-    for i, (expr, desc) in enumerate(terms):
+    for i, (expr, desc, nulls_follow) in enumerate(terms):
         if last[i] is None:
             continue  # nothing sorts after NULL within its flag group; the flag term handles the rest
         equal = [
@@ -107,7 +128,10 @@ def _after(terms: list[tuple[ColumnElement[Any], bool]], last: list[Any]) -> Col
             for j in range(i)
         ]
         bound = sa.bindparam(None, last[i], type_=expr.type)
-        disjuncts.append(sa.and_(*equal, expr < bound if desc else expr > bound))
+        after = expr < bound if desc else expr > bound
+        if nulls_follow:
+            after = sa.or_(after, expr.is_(None))
+        disjuncts.append(sa.and_(*equal, after))
     return sa.or_(*disjuncts) if disjuncts else sa.false()
 
 
@@ -117,8 +141,9 @@ def group_query(
     """One group's rows in order, after ``last`` (the sort key of the previous page's last row), and
     which of its sort columns (labelled ``fluvial_k<i>``) descend."""
     runs = schema.runs
+    experiment = runs.c.experiment_id if candidates is None else _opaque(runs.c.experiment_id)
     where: list[ColumnElement[bool]] = [
-        runs.c.experiment_id == experiment_ids[0] if len(experiment_ids) == 1 else runs.c.experiment_id.in_(experiment_ids)
+        experiment == experiment_ids[0] if len(experiment_ids) == 1 else experiment.in_(experiment_ids)
     ]
     if len(p.stages) == 1:
         where.append(runs.c.lifecycle_stage == p.stages[0])
@@ -126,14 +151,14 @@ def group_query(
     if candidates is not None:
         where.append(runs.c.run_uuid.in_(candidates))
     source: sa.FromClause = runs
-    terms: list[tuple[ColumnElement[Any], bool]] = []
+    terms: list[Term] = []
     key = p.primary
     desc = not key.ascending
     if key.entity == ATTRIBUTE:
         column = _RUN_ATTRIBUTES[key.key]
         if group == 0:
             where.append(column.is_not(None))
-            terms.append((column, desc))
+            terms.append(Term(column, desc))
         else:
             where.append(column.is_(None))
     else:
@@ -148,30 +173,34 @@ def group_query(
             if key.entity != METRIC:
                 missing.append(table.c.value.is_not(None))
             where.append(~sa.select(sa.literal(1)).select_from(table).where(*missing).correlate(runs).exists())
+        elif group == 1:  # NaN: walk the runs in the remaining order, checking the metric on the way
+            where.append(sa.select(sa.literal(1)).select_from(table).where(*present).correlate(runs).exists())
         else:
             source = runs.join(table, sa.and_(*present))
-            if group == 0:
-                terms.append((table.c.value, desc))
-    terms += _rest_terms(p)
+            terms.append(Term(table.c.value, desc))
+    terms += _rest_terms(p, p.dialect)
+    if candidates is not None:  # a few runs by primary key, then sorted: no index may steer the order
+        terms = [Term(_opaque(t.expr), t.desc, t.nulls_follow) for t in terms]
     if last is not None:
         if len(last) != len(terms):
             raise InvalidParameterValue("Invalid page token for this search")
         if group == 0:  # a range the index can start from, besides the exact condition
-            first, first_desc = terms[0]
+            first, first_desc, _ = terms[0]
             bound = sa.bindparam(None, last[0], type_=first.type)
             where.append(first <= bound if first_desc else first >= bound)
         where.append(_after(terms, last))
-    labels = [expr.label(f"fluvial_k{i}") for i, (expr, _) in enumerate(terms)]
-    order = [expr.desc() if d else expr.asc() for expr, d in terms]
+    labels = [t.expr.label(f"fluvial_k{i}") for i, t in enumerate(terms)]
+    order = [t.expr.desc() if t.desc else t.expr.asc() for t in terms]
     query = sa.select(runs, *labels).select_from(source).where(*where).order_by(*order).limit(limit)
-    return query, [d for _, d in terms]
+    return query, [t.desc for t in terms]
 
 
 def _merged(p: Plan, group: int, limit: int, last: list[Any] | None, candidates: list[str] | None) -> sa.Select[Any]:
-    """The group's query over all experiments: one index walk per experiment (merged) when the
-    primary key is an attribute the experiment index leads to, else one query."""
+    """The group's query over all experiments: one index walk per experiment (merged) when the order
+    is by runs' own columns (the experiment index leads to them), else one query."""
     ids = p.experiment_ids
-    if len(ids) == 1 or len(ids) > MAX_UNION_EXPERIMENTS or p.primary.entity != ATTRIBUTE or candidates is not None:
+    walks_runs = p.primary.entity == ATTRIBUTE or group != 0  # ordered by runs' own columns
+    if len(ids) == 1 or len(ids) > MAX_UNION_EXPERIMENTS or not walks_runs or candidates is not None:
         return group_query(p, group, ids, limit, last, candidates)[0]
     parts = []
     descending: list[bool] = []

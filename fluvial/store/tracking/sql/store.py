@@ -491,7 +491,23 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
                 )
 
     def log_param(self, run_id: str, param: Param) -> None:
-        self.log_batch(run_id, [], [param], [])
+        dialect = self.engine.dialect
+        if dialect.name not in hot.HOT_DIALECTS:
+            self.log_batch(run_id, [], [param], [])
+            return
+        v.validate_key(param.key, "param")
+        row = {"key": param.key, "value": v.param_value(param.key, param.value), "run_uuid": run_id}
+        with raw_write_transaction(self.engine) as cursor:  # one transaction, three prepared statements
+            stage, old = hot.log_param_row(cursor, dialect, row)
+        if stage is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        if stage != LifecycleStage.ACTIVE:
+            raise InvalidParameterValue(f"The run {run_id} must be in the 'active' state. Current state is {stage}.")
+        if old is not None and old != row["value"]:
+            raise InvalidParameterValue(
+                f"Changing param values is not allowed. Param with key='{param.key}' was already logged "
+                f"with value='{old}' for run ID='{run_id}'. Attempted logging new value '{row['value']}'."
+            )
 
     def set_tag(self, run_id: str, tag: RunTag) -> None:
         self.log_batch(run_id, [], [], [tag])
