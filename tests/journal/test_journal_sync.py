@@ -117,6 +117,24 @@ def server(tmp_path_factory) -> Iterator[Any]:
         yield running
 
 
+def assert_resent_batch_is_harmless(uri: str) -> None:
+    """What exactly-once rests on: the same LogBatch sent twice stores each metric point once."""
+    from fluvial.entities import Metric, Param, RunTag
+    from fluvial.store.tracking.rest import RestTrackingStore
+
+    store = RestTrackingStore(uri)
+    rid = store.create_run("0", "u", 1, [], "resend").info.run_id
+    batch = ([Metric("m", 1.0, 5, 0), Metric("m", 2.0, 6, 1)], [Param("p", "v")], [RunTag("t", "v")])
+    store.log_batch(rid, *batch)
+    store.log_batch(rid, *batch)
+    points = [(m.value, m.timestamp, m.step) for m in store.get_metric_history(rid, "m")]
+    assert sorted(points) == [(1.0, 5, 0), (2.0, 6, 1)]
+
+
+def test_resending_a_batch_to_fluvials_server_stores_it_once(server):
+    assert_resent_batch_is_harmless(server.url)
+
+
 def test_server_stopped_mid_training_and_restarted(tmp_path):
     workdir = tmp_path / "srv"
     with fluvial_server(workdir) as first:
@@ -224,6 +242,7 @@ def test_sync_into_mlflow_2_22_5_server_through_faults(tmp_path):
     finally:
         offline.close()
     with mlflow_server(python, tmp_path / "mlflow") as server:
+        assert_resent_batch_is_harmless(server.url)
         flaky = FaultProxy(int(server.url.rsplit(":", 1)[1]), fault_rate=0.3, seed=11)
         try:
             for _ in range(40):
