@@ -16,6 +16,7 @@ _NAMES = {
     "validate_schema": "fluvial.models.enforcement",
     "convert_input_example_to_serving_input": "fluvial.models.input_example",
     "infer_pip_requirements": "fluvial.models.environment",
+    "build_docker": "fluvial.scoring.docker",
 }
 
 __all__ = sorted(_NAMES)
