@@ -37,8 +37,9 @@ lint: venv
 	$(BIN)/mypy
 
 # with-postgres.sh exports FLUVIAL_TEST_POSTGRES_URL and returns pytest's exit status.
+# with-docker.sh (as root) starts a private Docker engine and exports DOCKER_HOST for the docker tests.
 test: venv mlflow-venvs lint
-	bash scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	bash scripts/with-docker.sh bash scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: venv mlflow-venvs
 	$(BIN)/python -m bench
