@@ -40,6 +40,9 @@ fi
 
 dir=${FLUVIAL_DOCKER_DIR:-$root/.cache/docker}
 mkdir -p "$dir"
+# One engine per data root: a second run waits (bounded) for the first.
+exec 9>"$dir/lock"
+flock -w 1800 9 || die "another with-docker.sh holds $dir/lock (waited 30 min)"
 # A private socket path must stay short (unix socket limit ~108 bytes): use a temp dir for exec-root.
 run=$(mktemp -d /tmp/fluvial-docker.XXXXXX)
 sock=$run/docker.sock
