@@ -105,7 +105,7 @@ dataframe_split, dataframe_records, instances or inputs, or CSV), GET /ping, /he
 @click.option("--no-conda", is_flag=True, default=False, help="Deprecated: the same as --env-manager local.")
 @_install_mlflow
 @_enable_mlserver
-@click.option("--batching/--no-batching", default=False, show_default=True,
+@click.option("--batching/--no-batching", envvar="FLUVIAL_SCORING_BATCHING", default=False, show_default=True,
               help="Adaptive batching: requests with the same columns that arrive while the model is busy are "
                    "predicted together (dataframe_split / dataframe_records payloads without params).")
 @click.option("--max-batch-rows", default=256, show_default=True, type=click.IntRange(min=1),
@@ -273,13 +273,20 @@ def _docker_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Accepted for MLflow compatibility; ignored (fluvial's server needs no Java)."),
         _install_mlflow,
         _enable_mlserver,
+        click.option("--base-image", default=None, metavar="IMAGE",
+                     help="Image to build FROM (default: python:<the model's Python version>-slim). It needs a "
+                          "shell and one Python >= 3.10 with pip on PATH."),
+        click.option("--wheelhouse", type=click.Path(exists=True, file_okay=False), default=None,
+                     help="A directory of wheels (fluvial's dependencies and the model's requirements, for the "
+                          "image's Python): pip installs from it with --no-index, so the build needs no index."),
     ]):
         f = option(f)
     return f
 
 
 def _docker_context(model_uri: str | None, output_dir: str, env_manager: str | None, mlflow_home: str | None,
-                    install_java: bool | None, install_mlflow: bool, enable_mlserver: bool) -> Any:
+                    install_java: bool | None, install_mlflow: bool, enable_mlserver: bool,
+                    base_image: str | None, wheelhouse: str | None) -> Any:
     from fluvial.scoring.docker import generate_context
 
     _notes(install_mlflow, enable_mlserver)
@@ -293,7 +300,8 @@ def _docker_context(model_uri: str | None, output_dir: str, env_manager: str | N
     if install_java:
         echo_progress("Note: --install-java is ignored: fluvial's scoring server needs no Java.")
     model_dir = _download(model_uri) if model_uri else None
-    return generate_context(output_dir, model_dir, fluvial_home=mlflow_home)
+    return generate_context(output_dir, model_dir, fluvial_home=mlflow_home, base_image=base_image,
+                            wheelhouse=wheelhouse)
 
 
 @commands.command("generate-dockerfile", help="""Write a Docker build context (Dockerfile, fluvial's wheel,
@@ -306,9 +314,9 @@ at start.""")
 @_docker_options
 def generate_dockerfile(model_uri: str | None, output_directory: str, env_manager: str | None,
                         mlflow_home: str | None, install_java: bool | None, install_mlflow: bool,
-                        enable_mlserver: bool) -> None:
+                        enable_mlserver: bool, base_image: str | None, wheelhouse: str | None) -> None:
     context = _docker_context(model_uri, output_directory, env_manager, mlflow_home, install_java, install_mlflow,
-                              enable_mlserver)
+                              enable_mlserver, base_image, wheelhouse)
     echo_progress(f"Generated Dockerfile in {context.directory} (base image {context.base_image}). Build it with: "
                   f"docker build -t mlflow-pyfunc-servable {context.directory}")
 
@@ -319,19 +327,24 @@ build context is the one generate-dockerfile writes.""")
 @_model_uri(required=False)
 @click.option("-n", "--name", default="mlflow-pyfunc-servable", show_default=True, help="Name of the image.")
 @_docker_options
+@click.option("--engine", type=click.Choice(["docker", "podman"]), envvar="FLUVIAL_CONTAINER_ENGINE", default=None,
+              help="Container engine [env FLUVIAL_CONTAINER_ENGINE]; default: docker if it answers, else podman.")
+@click.option("--network", default=None, help="Network for the build's RUN steps (the engine's `build --network`, "
+                                               "e.g. host where the default bridge has no route out).")
 def build_docker(model_uri: str | None, name: str, env_manager: str | None, mlflow_home: str | None,
-                 install_java: bool | None, install_mlflow: bool, enable_mlserver: bool) -> None:
+                 install_java: bool | None, install_mlflow: bool, enable_mlserver: bool, base_image: str | None,
+                 wheelhouse: str | None, engine: str | None, network: str | None) -> None:
     import shutil
     import tempfile
 
     from fluvial.scoring.docker import build_image, check_engine
 
-    docker = check_engine()  # before any work: no engine, no build
+    docker = check_engine(engine)  # before any work: no engine, no build
     workdir = tempfile.mkdtemp(prefix="fluvial-docker-")
     try:
         context = _docker_context(model_uri, workdir, env_manager, mlflow_home, install_java, install_mlflow,
-                                  enable_mlserver)
-        build_image(docker, context, name)
+                                  enable_mlserver, base_image, wheelhouse)
+        build_image(docker, context, name, network=network)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     echo_progress(f"Built image {name}. Run it with: docker run -p 5001:8080 {name}")

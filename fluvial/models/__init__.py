@@ -22,6 +22,7 @@ _NAMES = {
     "list_evaluators": "fluvial.models.evaluation.api",
     "set_model": "fluvial.models.from_code",
     "ModelConfig": "fluvial.models.from_code",
+    "build_docker": "fluvial.scoring.docker",
 }
 
 __all__ = sorted(_NAMES)

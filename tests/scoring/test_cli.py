@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -217,19 +216,21 @@ def test_generate_dockerfile_default_directory_and_refusals(model_dir, tmp_path,
     assert "--enable-mlserver" in error_line("models", "generate-dockerfile", "--enable-mlserver", "-d", "x")
 
 
-def _engine_reachable() -> bool:
-    docker = shutil.which("docker")
-    if docker is None:
-        return False
-    try:
-        return subprocess.run([docker, "info"], capture_output=True, timeout=60).returncode == 0
-    except subprocess.TimeoutExpired:
-        return False
-
-
-def test_build_docker_without_an_engine_is_one_clear_line(model_dir, tmp_path):
-    if _engine_reachable():
-        pytest.skip("a Docker engine is reachable here")
+def test_build_docker_without_an_engine_is_one_clear_line(model_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")  # docker answers, no engine does
+    monkeypatch.setenv("FLUVIAL_CONTAINER_ENGINE", "docker")
     line = error_line("models", "build-docker", "-m", str(model_dir), "-n", "fluvial-test-image")
     assert "Docker" in line and ("engine is reachable" in line or "not installed" in line)
     assert "generate-dockerfile" in line
+
+
+def test_build_docker_api_refusals(monkeypatch):
+    from fluvial.exceptions import MlflowException
+    from fluvial.models import build_docker
+
+    with pytest.raises(MlflowException, match="enable_mlserver=True is not supported"):
+        build_docker(None, enable_mlserver=True)
+    with pytest.raises(MlflowException, match="Unknown container engine 'lxc'"):
+        build_docker(None, engine="lxc")
+    monkeypatch.setenv("FLUVIAL_CONTAINER_ENGINE", "rkt")
+    assert "rkt" in error_line("models", "build-docker")  # click refuses the choice
