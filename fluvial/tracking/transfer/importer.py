@@ -47,10 +47,9 @@ class Importer:
                 new_id = self.client.create_experiment(name, tags=exp["tags"] or None)
             else:
                 new_id = target.experiment_id
-                if target.lifecycle_stage == LifecycleStage.DELETED:
+                if target.lifecycle_stage == LifecycleStage.DELETED:  # runs can only be created in an active one
                     self.client.restore_experiment(new_id)
-                    deleted_experiments.append(new_id)
-            if exp["lifecycle_stage"] == LifecycleStage.DELETED and new_id not in deleted_experiments:
+            if exp["lifecycle_stage"] == LifecycleStage.DELETED:
                 deleted_experiments.append(new_id)
             self.map["experiments"][exp["experiment_id"]] = str(new_id)
             counts["experiments"] += 1
