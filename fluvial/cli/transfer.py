@@ -64,8 +64,9 @@ def export_cmd(directory: str, experiment_ids: tuple[str, ...], tracking_uri: st
 @click.option("--tracking-uri", default=None, help=_URI_HELP.format("import into"))
 @click.option("--experiment-name-prefix", default="", help="Prefix for the names of the imported experiments.")
 def import_cmd(directory: str, tracking_uri: str | None, experiment_name_prefix: str) -> None:
-    """Load DIRECTORY (written by fluvial export) into the tracking URI. Runs get new ids; the old -> new
-    mapping is written to DIRECTORY/import-mapping.json, and importing again skips what is done."""
+    """Load DIRECTORY (written by fluvial export) into the tracking URI. Runs keep their ids on a SQL store
+    target and get new ones on a server; the old -> new mapping is written to DIRECTORY/import-mapping.json,
+    and importing again skips what is done."""
     from fluvial.tracking.transfer.format import read_manifest
     from fluvial.tracking.transfer.importer import Importer
 

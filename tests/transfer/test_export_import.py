@@ -1,6 +1,7 @@
 """fluvial export / fluvial import: a SQLite store with nested runs, metric histories, params, tags, a
 dataset, artifacts and a registered model, exported (resumably), imported into a fresh SQLite store and
-into a real ``fluvial server``, compared field by field; importing again changes nothing."""
+into a real ``fluvial server``, compared field by field (run ids kept on the SQL target, mapped on the
+server); importing again changes nothing; an interrupted import is finished by the next one."""
 
 from __future__ import annotations
 
@@ -44,11 +45,11 @@ def test_export_format(source: dict[str, Any]) -> None:
     assert "3 runs exported" in source["stderr"]
 
 
-def _check_mapping(export_dir: Path, target: MlflowClient, ids: dict[str, str]) -> None:
+def _check_mapping(export_dir: Path, target: MlflowClient, ids: dict[str, str], same_ids: bool) -> None:
     mapping = json.loads((export_dir / MAPPING).read_text())[target.tracking_uri]
     assert set(mapping["runs"]) == set(ids.values())
     for old, new in mapping["runs"].items():
-        assert new != old and target.get_run(new).data.tags[SOURCE_RUN_TAG] == old
+        assert (new == old) is same_ids and target.get_run(new).data.tags[SOURCE_RUN_TAG] == old
     assert mapping["model_versions"] == {"river-model": {"1": "1", "2": "2"}}
 
 
@@ -60,7 +61,7 @@ def test_import_into_sqlite_then_again(source: dict[str, Any], tmp_path: Path) -
     target = MlflowClient(uri)
     first = snapshot(target)
     assert first == source["snapshot"]
-    _check_mapping(export_dir, target, source["ids"])
+    _check_mapping(export_dir, target, source["ids"], same_ids=True)
     again = cli("import", str(export_dir), "--tracking-uri", uri)
     assert "0 runs imported, 3 already imported, 0 model versions" in again.stderr
     assert snapshot(target) == first
@@ -75,7 +76,7 @@ def test_import_with_prefix_into_fluvial_server(source: dict[str, Any], tmp_path
         cli("import", str(export_dir), "--tracking-uri", server.url, "--experiment-name-prefix", "moved/")
         target = MlflowClient(server.url)
         assert snapshot(target, prefix="moved/") == source["snapshot"]
-        _check_mapping(export_dir, target, source["ids"])
+        _check_mapping(export_dir, target, source["ids"], same_ids=False)
 
 
 def test_export_resumes_after_a_partial_run(source: dict[str, Any], tmp_path: Path) -> None:
@@ -116,3 +117,20 @@ def test_errors(source: dict[str, Any], tmp_path: Path) -> None:
     _one_line_error(cli("export", str(tmp_path / "out"), "--tracking-uri", down, check=False),
                     "cannot reach the tracking server")
     assert not (tmp_path / "dst.db").exists() or MlflowClient(uri).search_experiments(max_results=5)
+
+
+def test_interrupted_import_is_finished_by_the_next(source: dict[str, Any], tmp_path: Path) -> None:
+    """A run left half-loaded (created with its source tag, not in the mapping) is removed and loaded again."""
+    export_dir = tmp_path / "export"
+    shutil.copytree(source["dir"], export_dir)
+    uri = f"sqlite:///{tmp_path / 'dst.db'}"
+    cli("import", str(export_dir), "--tracking-uri", uri)
+    target = MlflowClient(uri)
+    mapping_file = export_dir / MAPPING
+    mapping = json.loads(mapping_file.read_text())
+    del mapping[uri]["runs"][source["ids"]["parent"]]
+    mapping_file.write_text(json.dumps(mapping))
+    target.delete_tag(source["ids"]["parent"], "kind")  # what the first attempt had not written yet
+    result = cli("import", str(export_dir), "--tracking-uri", uri)
+    assert "1 runs imported, 2 already imported" in result.stderr
+    assert snapshot(target) == source["snapshot"]

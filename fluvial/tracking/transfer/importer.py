@@ -1,5 +1,5 @@
-"""Load an export directory into a tracking URI. Runs get new ids (the MLflow API has no way to choose
-one); ``import-mapping.json`` in the directory records old -> new ids per target URI, and each imported
+"""Load an export directory into a tracking URI. Runs keep their ids on a SQL store target (when free)
+and get new ids elsewhere (the MLflow API cannot choose one); ``import-mapping.json`` in the directory records old -> new ids per target URI, and each imported
 run carries the tag ``fluvial.import.source_run_id``, so importing again skips what is done."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from fluvial.entities import LifecycleStage, Metric, Param
 from fluvial.exceptions import MlflowException
 from fluvial.tracking.client import MlflowClient
 from fluvial.tracking.transfer import format as f
+from fluvial.tracking.transfer import sql_target
 
 Progress = Callable[[str], None]
 METRIC_CHUNK = 1000
@@ -91,13 +92,13 @@ class Importer:
         # a run left half-imported by an interrupted import (tag set, mapping not written): remove it
         escaped = old_id.replace("'", "")
         for stale in client.search_runs([exp_id], f"tags.`{f.SOURCE_RUN_TAG}` = '{escaped}'"):
-            client.delete_run(stale.info.run_id)
+            sql_target.remove_run(client, stale.info.run_id)
         tags = dict(data["tags"])
         if data.get("parent_run_id") in self.map["runs"]:
             tags[PARENT_TAG] = self.map["runs"][data["parent_run_id"]]
         tags[f.SOURCE_RUN_TAG] = old_id
-        run = client.create_run(exp_id, start_time=info["start_time"], tags=tags, run_name=info["run_name"])
-        new_id = run.info.run_id
+        new_id = sql_target.create_run_keeping_id(client, exp_id, info, tags) or client.create_run(
+            exp_id, start_time=info["start_time"], tags=tags, run_name=info["run_name"]).info.run_id
         params = [Param(k, v) for k, v in data["params"].items()]
         for i in range(0, len(params), PARAM_CHUNK):
             client.log_batch(new_id, params=params[i:i + PARAM_CHUNK])
