@@ -134,3 +134,16 @@ def test_interrupted_import_is_finished_by_the_next(source: dict[str, Any], tmp_
     result = cli("import", str(export_dir), "--tracking-uri", uri)
     assert "1 runs imported, 2 already imported" in result.stderr
     assert snapshot(target) == source["snapshot"]
+
+
+def test_export_only_given_experiments(source: dict[str, Any], tmp_path: Path) -> None:
+    client = MlflowClient(source["uri"])
+    main = client.get_experiment_by_name("transfer-main")
+    empty = client.get_experiment_by_name("transfer-empty")
+    assert main is not None and empty is not None
+    out = tmp_path / "only-empty"
+    result = cli("export", str(out), "--tracking-uri", source["uri"], "--experiment-id", empty.experiment_id)
+    assert "1 experiments, 0 runs exported" in result.stderr
+    assert [json.loads(line)["name"] for line in (out / "experiments.jsonl").read_text().splitlines()] == [
+        "transfer-empty"]
+    assert not any((out / "runs").iterdir())
