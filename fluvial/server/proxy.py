@@ -43,9 +43,11 @@ from fluvial.exceptions import (
 )
 from fluvial.server import adapter
 from fluvial.server.config import Stores
+from fluvial.server.routes import route
 from fluvial.store.artifact.base import ArtifactRepository
 from fluvial.store.artifact.local import LocalArtifactRepository
 from fluvial.store.artifact.s3 import S3ArtifactRepository
+from fluvial.wire.access import READ_RUN, edit, manage, read
 
 BASE = "/api/2.0/mlflow-artifacts"
 CHUNK = 1024 * 1024
@@ -484,16 +486,17 @@ def routes(stores: Stores, prefix: str) -> list[Route]:
 
         return await _guard(run, request.query_params.get("path") or "")
 
+    read_path, edit_path, manage_path = read("artifact_path"), edit("artifact_path"), manage("artifact_path")
     out: list[Route] = []
     for base in (BASE, prefix + "/ajax-api/2.0/mlflow-artifacts"):
         out += [
-            Route(base + "/artifacts", listing, methods=["GET"]),
-            Route(base + "/artifacts/{path:path}", upload, methods=["PUT"]),
-            Route(base + "/artifacts/{path:path}", download, methods=["GET"]),
-            Route(base + "/artifacts/{path:path}", delete, methods=["DELETE"]),
-            Route(base + "/mpu/create/{path:path}", multipart("create"), methods=["POST"]),
-            Route(base + "/mpu/complete/{path:path}", multipart("complete"), methods=["POST"]),
-            Route(base + "/mpu/abort/{path:path}", multipart("abort"), methods=["POST"]),
+            route(base + "/artifacts", listing, ["GET"], read_path),  # ?path=
+            route(base + "/artifacts/{path:path}", upload, ["PUT"], edit_path),
+            route(base + "/artifacts/{path:path}", download, ["GET"], read_path),
+            route(base + "/artifacts/{path:path}", delete, ["DELETE"], manage_path),
+            route(base + "/mpu/create/{path:path}", multipart("create"), ["POST"], edit_path),
+            route(base + "/mpu/complete/{path:path}", multipart("complete"), ["POST"], edit_path),
+            route(base + "/mpu/abort/{path:path}", multipart("abort"), ["POST"], edit_path),
         ]
-    out.append(Route(prefix + "/get-artifact", get_artifact, methods=["GET"]))
+    out.append(route(prefix + "/get-artifact", get_artifact, ["GET"], READ_RUN))  # ?run_id|run_uuid=&path=
     return out
