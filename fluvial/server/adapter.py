@@ -13,6 +13,7 @@ from starlette.responses import Response
 from fluvial.exceptions import InvalidParameterValue, MlflowException
 from fluvial.server.config import Stores
 from fluvial.server.handlers import Handler
+from fluvial.server.handlers.limits import check_request
 from fluvial.wire.endpoints import Endpoint
 from fluvial.wire.fields import decode, query_to_dict
 
@@ -114,6 +115,7 @@ def call(
                 raise InvalidParameterValue(f"Expected a JSON object for 'request', got {type(raw).__name__}.")
             raw = {**raw, **path_params}
         request = decode(endpoint.request, raw)
+        check_request(endpoint.name, request)
         if guard is None:
             result = handler(stores, request)
         else:
