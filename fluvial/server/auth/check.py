@@ -34,7 +34,6 @@ NEEDED = {level: i + 1 for i, level in enumerate(LEVELS)}
 SESSION_COOKIE = "fluvial_session"
 VERIFIED_TTL_S = 60.0
 FAILURE_WINDOW_S = 300.0
-MAX_FAILURES = 10
 MAX_LISTED = 1000  # experiment or run ids one request may name
 CURRENT: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("fluvial_auth_caller", default=None)
 
@@ -57,9 +56,15 @@ class TooManyFailures(MlflowException):
 
 
 class _Failures:
-    def __init__(self) -> None:
+    """Failed logins per key (``user:<name>``, ``ip:<address>``) in a sliding window."""
+
+    def __init__(self, per_user: int, per_client: int) -> None:
         self.seen: dict[str, deque[float]] = {}
         self.lock = threading.Lock()
+        self.per_user, self.per_client = max(per_user, 1), max(per_client, 1)
+
+    def _limit(self, key: str) -> int:
+        return self.per_user if key.startswith("user:") else self.per_client
 
     def retry_after(self, keys: list[str]) -> int:
         now = time.monotonic()
@@ -69,7 +74,7 @@ class _Failures:
                 times = self.seen.get(key)
                 while times and now - times[0] > FAILURE_WINDOW_S:
                     times.popleft()
-                if times is not None and len(times) >= MAX_FAILURES:
+                if times is not None and len(times) >= self._limit(key):
                     worst = max(worst, FAILURE_WINDOW_S - (now - times[0]))
             return int(worst) + 1 if worst else 0
 
@@ -79,7 +84,7 @@ class _Failures:
             if len(self.seen) > 100_000:
                 self.seen.clear()
             for key in keys:
-                times = self.seen.setdefault(key, deque(maxlen=MAX_FAILURES))
+                times = self.seen.setdefault(key, deque(maxlen=self._limit(key)))
                 times.append(now)
 
 
@@ -90,7 +95,7 @@ class Authority:
         self.default_rank = RANKS[config.default_permission]
         self.resolver = Resolver(stores)
         self.verified: dict[str, float] = {}
-        self.failures = _Failures()
+        self.failures = _Failures(config.max_failed_logins_per_user, config.max_failed_logins_per_client)
 
     # ---- authentication -------------------------------------------------------------------------
     def authenticate(self, headers: Mapping[str, str], client: str = "") -> Caller | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import importlib
 import os
 from collections.abc import Callable
@@ -24,6 +25,9 @@ class AuthConfig:
     admin_password: str = ""
     authorization_function: str = BUILTIN_AUTHORIZATION
     session_ttl_s: float = 12 * 3600.0
+    # fluvial's additions (optional keys of the same section)
+    max_failed_logins_per_user: int = 10
+    max_failed_logins_per_client: int = 100
 
 
 def config_path() -> Path:
@@ -58,6 +62,14 @@ def read_config(path: Path | None = None) -> AuthConfig:
         authorization_function=section.get("authorization_function", BUILTIN_AUTHORIZATION).strip()
         or BUILTIN_AUTHORIZATION,
     )
+    try:
+        config = dataclasses.replace(
+            config,
+            session_ttl_s=float(section.get("session_hours", "12")) * 3600.0,
+            max_failed_logins_per_user=int(section.get("max_failed_logins_per_user", "10")),
+            max_failed_logins_per_client=int(section.get("max_failed_logins_per_client", "100")))
+    except ValueError:
+        raise MlflowException(f"session_hours and max_failed_logins_per_* in {path} must be numbers.") from None
     if config.default_permission not in PERMISSIONS:
         raise MlflowException(f"default_permission in {path} must be one of {', '.join(PERMISSIONS)}; "
                               f"got {config.default_permission!r}.")
