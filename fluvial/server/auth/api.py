@@ -110,7 +110,7 @@ def list_users(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
 
 @_handler("CreateToken")
 def create_token(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
-    days = req.get("expires_in_days") or 90
+    days = req.get("expires_in_days", 90)
     if not 0 < days <= MAX_TOKEN_DAYS:
         raise InvalidParameterValue(f"expires_in_days must be between 1 and {MAX_TOKEN_DAYS}.")
     name = req["name"]
