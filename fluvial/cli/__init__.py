@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "runs": "fluvial.cli.runs:commands",
     "server": "fluvial.cli.server:server",
     "ui": "fluvial.cli.server:ui",
+    "users": "fluvial.cli.users:commands",
 }
 
 
