@@ -180,8 +180,8 @@ def decode(fields: dict[str, Field], data: Any, path: str = "") -> dict[str, Any
         elif _fast(field, value):
             out[name] = value
         else:
-            if isinstance(value, list):  # a query key given twice for a single field: the first wins
-                value = value[0]
+            if isinstance(value, list):  # (query strings keep the first of repeated keys: query_to_dict)
+                raise _bad(f"{path}.{name}" if path else name, value, "a single value, not a list")
             out[name] = _scalar(field, value, f"{path}.{name}" if path else name)
     return out
 
