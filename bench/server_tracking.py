@@ -109,19 +109,20 @@ def _tree_memory_mb(pid: int) -> float:
 
 
 class _Server:
-    def __init__(self, side: Side, workdir: Path) -> None:
+    def __init__(self, side: Side, workdir: Path, extra: list[str] | None = None, env: dict[str, str] | None = None,
+                 workers: int = WORKERS) -> None:
         self.side, self.workdir, self.port = side, workdir, _free_port()
         db = f"sqlite:///{workdir / 'mlflow.db'}"
         common = ["--backend-store-uri", db, "--artifacts-destination", str(workdir / "artifacts"),
-                  "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(WORKERS)]
+                  "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers), *(extra or [])]
         if side.module == "fluvial":
             argv = [side.python, "-m", "fluvial", "server", *common]
         else:
             argv = [str(Path(side.python).parent / "mlflow"), "server", *common]
         self.log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         # a session of its own: stopping the group also stops gunicorn's workers, which outlive `mlflow server`
-        self.proc = subprocess.Popen(argv, cwd=workdir, env=side.env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(argv, cwd=workdir, env={**side.env, **(env or {})}, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

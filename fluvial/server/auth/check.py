@@ -95,9 +95,20 @@ class Authority:
         self.default_rank = RANKS[config.default_permission]
         self.resolver = Resolver(stores)
         self.verified: dict[str, float] = {}
+        self.recent_headers: dict[str, float] = {}  # digests of Basic headers verified lately (no KDF ahead)
         self.failures = _Failures(config.max_failed_logins_per_user, config.max_failed_logins_per_client)
 
     # ---- authentication -------------------------------------------------------------------------
+    def may_need_kdf(self, headers: Mapping[str, str]) -> bool:
+        """Whether authenticating these headers may run the password KDF (then: off the event loop)."""
+        if self.custom is not None:
+            return True
+        header = headers.get("authorization", "")
+        if header[:6].lower() != "basic ":
+            return False
+        expires = self.recent_headers.get(hashlib.sha256(header.encode("latin-1", "replace")).hexdigest())
+        return expires is None or expires <= time.monotonic()
+
     def authenticate(self, headers: Mapping[str, str], client: str = "") -> Caller | None:
         """The caller, or None (no or wrong credentials). Raises TooManyFailures."""
         if self.custom is not None:
@@ -149,7 +160,10 @@ class Authority:
             return False
         if len(self.verified) > 10_000:
             self.verified = {k: t for k, t in self.verified.items() if t > now}
+            self.recent_headers = {k: t for k, t in self.recent_headers.items() if t > now}
         self.verified[key] = now + VERIFIED_TTL_S
+        if header:
+            self.recent_headers[hashlib.sha256(header.encode("latin-1", "replace")).hexdigest()] = now + VERIFIED_TTL_S
         return True
 
     # ---- authorization --------------------------------------------------------------------------

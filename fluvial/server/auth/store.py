@@ -113,8 +113,51 @@ def check_username(username: Any) -> str:
     return username
 
 
+def _driver_sql(sql: str, names: tuple[str, ...], paramstyle: str) -> tuple[str, bool]:
+    """``sql`` with ``:name`` markers in the driver's parameter style; (text, whether params are a dict)."""
+    for name in names:
+        marker = {"qmark": "?", "format": "%s", "numeric": f":{names.index(name) + 1}",
+                  "pyformat": f"%({name})s"}.get(paramstyle, f":{name}")
+        sql = sql.replace(f":{name}", marker)
+    return sql, paramstyle in ("pyformat", "named")
+
+
 class AuthStore:
+    """Users, grants, tokens and the audit log. The per-request lookups (a user by name or token, one
+    grant) run as plain driver SQL on a pooled connection: building SQLAlchemy expressions for them
+    would cost more than the query."""
+
+    _HOT = {
+        "user": ("SELECT id, username, password_hash, is_admin FROM users WHERE username = :u", ("u",)),
+        "token": ("SELECT users.id, users.username, users.password_hash, users.is_admin FROM users JOIN "
+                  "fluvial_tokens ON fluvial_tokens.user_id = users.id WHERE fluvial_tokens.token_hash = :h "
+                  "AND fluvial_tokens.expires_ms > :now", ("h", "now")),
+        "experiment": ("SELECT permission FROM experiment_permissions WHERE user_id = :i AND experiment_id = :r",
+                       ("i", "r")),
+        "model": ("SELECT permission FROM registered_model_permissions WHERE user_id = :i AND name = :r",
+                  ("i", "r")),
+    }
+
+    def _one(self, name: str, values: dict[str, Any]) -> tuple[Any, ...] | None:
+        sql, names = self._HOT[name]
+        text, named = self._prepared.get(name) or _driver_sql(sql, names, self.engine.dialect.paramstyle)
+        self._prepared[name] = (text, named)
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(text, values if named else tuple(values[n] for n in names))
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+            if self.engine.dialect.name != "sqlite":
+                raw.rollback()
+        finally:
+            raw.close()
+        return tuple(row) if row is not None else None
+
     def __init__(self, db_uri: str) -> None:
+        self._prepared: dict[str, tuple[str, bool]] = {}
         self.engine = get_engine(db_uri)
         with write_transaction(self.engine) as conn:
             inspector = sa.inspect(conn)
@@ -131,9 +174,8 @@ class AuthStore:
 
     # ---- users ----------------------------------------------------------------------------------
     def get_user(self, username: str) -> UserRow | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(users).where(users.c.username == username)).first()
-        return UserRow(row.id, row.username, row.password_hash or "", bool(row.is_admin)) if row else None
+        row = self._one("user", {"u": username})
+        return UserRow(row[0], row[1], row[2] or "", bool(row[3])) if row else None
 
     def get_user_by_id(self, user_id: int) -> UserRow | None:
         with self.engine.connect() as conn:
@@ -192,10 +234,8 @@ class AuthStore:
         return out
 
     def permission(self, kind: str, user_id: int, resource: str) -> str | None:
-        table, key = GRANT_TABLES[kind]
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(table.c.permission).where(
-                table.c.user_id == user_id, table.c[key] == resource)).scalar()
+        row = self._one(kind, {"i": user_id, "r": resource})
+        return row[0] if row else None
 
     def permissions(self, kind: str, user_id: int, resources: list[str]) -> dict[str, str]:
         table, key = GRANT_TABLES[kind]
@@ -278,10 +318,8 @@ class AuthStore:
         return int(token_id), token, expires
 
     def token_user(self, token: str) -> UserRow | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(users).join(tokens, tokens.c.user_id == users.c.id).where(
-                tokens.c.token_hash == token_digest(token), tokens.c.expires_ms > now_ms())).first()
-        return UserRow(row.id, row.username, row.password_hash or "", bool(row.is_admin)) if row else None
+        row = self._one("token", {"h": token_digest(token), "now": now_ms()})
+        return UserRow(row[0], row[1], row[2] or "", bool(row[3])) if row else None
 
     def list_tokens(self, user_id: int) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
