@@ -63,6 +63,7 @@ class Resolver:
         self.runs = _Lru()  # run_id -> (experiment_id, artifact uri)
         self.experiments = _Lru()  # experiment_id -> artifact location ("" when unknown)
         self.logged_models = _Lru()  # model_id -> (experiment_id, artifact location)
+        self.run_owners = _Lru()  # run_id -> run_resources(run_id)
 
     def run(self, run_id: Any) -> tuple[str, str]:
         """(experiment id, artifact uri) of a run; 404 when there is no such run."""
@@ -143,6 +144,9 @@ class Resolver:
 
     def run_resources(self, run_id: Any) -> list[Resource]:
         """A run's experiment, plus the owner of its artifact directory when that is proxied elsewhere."""
+        found = self.run_owners.get(run_id) if isinstance(run_id, str) else None
+        if found is not None:
+            return list(found)
         experiment_id, uri = self.run(run_id)
         out: list[Resource] = [("experiment", experiment_id)]
         rel = proxied_rel(uri)
@@ -150,6 +154,8 @@ class Resolver:
             owner = self.artifact_path(rel)
             if owner != out[0]:
                 out.append(owner)
+        if all(kind == "experiment" for kind, _ in out):  # facts that never change; not "admin only"
+            self.run_owners.put(run_id, tuple(out))
         return out
 
     def source(self, req: dict[str, Any]) -> list[Resource]:
