@@ -161,15 +161,21 @@ def allowed(access: Access, role: str) -> bool:
     return RANK[role] >= NEEDED[access.level]
 
 
+def _destructive(label: str, access: Access) -> bool:
+    """Whether a permitted call may leave the world unusable for the next role (delete, rename, restore)."""
+    return access.level == "manage" or label.startswith(("Delete", "Rename", "Update", "Finalize", "DELETE "))
+
+
 def _check_roles(server: Server, label: str, send: Any, access: Access, mutating: bool,
                  served: bool = True) -> None:
     """``send(credentials, world)``; refusals all go to one world, which they must leave as it was; each
-    permitted role of a mutating route gets a fresh world (an earlier one may have renamed or deleted it)."""
+    permitted role of a destructive route gets a fresh world (an earlier one may have renamed or deleted it)."""
     world = shared_world(server) if not mutating else make_world(server)
     for role in ROLES:
         permitted = allowed(access, role)
         before = None if permitted else snapshot(server)
-        if permitted and mutating and access.resource is not None and role != "admin":
+        if permitted and mutating and _destructive(label, access) and access.resource is not None \
+                and role != "admin":
             world = make_world(server)
         response = send(_creds(role), world)
         if not served and role not in ("anonymous", "wrong_password"):  # declared, no handler here
