@@ -156,3 +156,12 @@ def test_errors_do_not_echo_paths_and_carry_nosniff(world):
     assert missing.status == 404 and MARK.encode() not in missing.body
     assert missing.headers["x-content-type-options"] == "nosniff"
     assert _send(server, "GET", "/health").headers["x-content-type-options"] == "nosniff"
+
+
+def test_auth_routes_answer_404_when_auth_is_off(world):
+    server, _, _ = world
+    for method, target in (("GET", "/api/2.0/fluvial/users/current"), ("GET", "/ajax-api/2.0/fluvial/users/current"),
+                           ("GET", "/api/2.0/mlflow/users/get?username=x"), ("GET", "/login"),
+                           ("POST", "/api/2.0/fluvial/users/logout")):
+        response = _send(server, method, target, {} if method == "POST" else None)
+        assert response.status == 404 and response.json()["error_code"] == "ENDPOINT_NOT_FOUND", target
