@@ -37,3 +37,17 @@ def test_bad_input_is_one_line_and_changes_nothing(cli, tmp_path):
     error("users", "grant", "amy", "--permission", "READ", "--database-uri", db, contains="exactly one")
     error("users", "revoke", "amy", "--model", "m", "--database-uri", db, contains="not found")
     assert [u.username for u in AuthStore(db).list_users()] == ["amy"]
+
+
+def test_server_refuses_a_weak_admin_password_or_bad_config(cli, tmp_path):
+    weak = tmp_path / "weak.ini"
+    weak.write_text(f"[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///{tmp_path / 'a.db'}\n"
+                    "admin_username = admin\nadmin_password = password1234\n")
+    backend = f"sqlite:///{tmp_path / 'm.db'}"
+    cli.error("server", "--app-name", "basic-auth", "--backend-store-uri", backend,
+              env={"MLFLOW_AUTH_CONFIG_PATH": str(weak)}, contains="at least 12 characters")
+    bad = tmp_path / "bad.ini"
+    bad.write_text("[mlflow]\ndefault_permission = SOMETIMES\n")
+    cli.error("server", "--app-name", "basic-auth", "--backend-store-uri", backend,
+              env={"MLFLOW_AUTH_CONFIG_PATH": str(bad)}, contains="lacks database_uri")
+    assert AuthStore(f"sqlite:///{tmp_path / 'a.db'}").list_users() == []
