@@ -21,12 +21,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fluvial.exceptions import MlflowException, PermissionDenied
+from fluvial.exceptions import InvalidParameterValue, MlflowException, PermissionDenied
 from fluvial.server.auth import passwords
 from fluvial.server.auth.config import AuthConfig
 from fluvial.server.auth.resolve import ADMIN_ONLY, Resolver, Resource
 from fluvial.server.auth.store import AuthStore, UserRow
 from fluvial.server.config import Stores
+from fluvial.server.handlers.limits import MAX_LISTED_IDS
 from fluvial.wire.access import LEVELS, Access
 
 RANKS = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
@@ -34,7 +35,6 @@ NEEDED = {level: i + 1 for i, level in enumerate(LEVELS)}
 SESSION_COOKIE = "fluvial_session"
 VERIFIED_TTL_S = 60.0
 FAILURE_WINDOW_S = 300.0
-MAX_LISTED = 1000  # experiment or run ids one request may name
 CURRENT: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("fluvial_auth_caller", default=None)
 
 
@@ -123,7 +123,7 @@ class Authority:
         if scheme == "bearer":
             user = self.store.token_user(value.strip())
             return Caller(user.id, user.username, user.is_admin, "token") if user else None
-        cookie = _cookie(headers.get("cookie", ""), SESSION_COOKIE)
+        cookie = cookie_value(headers.get("cookie", ""), SESSION_COOKIE)
         if cookie:
             user = self.store.token_user(cookie)
             return Caller(user.id, user.username, user.is_admin, "session", cookie) if user else None
@@ -234,14 +234,12 @@ class Authority:
 
 def _listed(value: Any) -> list[str]:
     ids = value if isinstance(value, list) else ([value] if value not in (None, "") else [])
-    if len(ids) > MAX_LISTED:
-        from fluvial.exceptions import InvalidParameterValue
-
-        raise InvalidParameterValue(f"A request may name at most {MAX_LISTED} experiments or runs.")
+    if len(ids) > MAX_LISTED_IDS:  # the REST routes were refused before; this covers the other routes
+        raise InvalidParameterValue(f"A request may name at most {MAX_LISTED_IDS} experiments or runs.")
     return [str(i) for i in ids]
 
 
-def _cookie(header: str, name: str) -> str | None:
+def cookie_value(header: str, name: str) -> str | None:
     for part in header.split(";"):
         key, sep, value = part.strip().partition("=")
         if sep and key == name:

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from fluvial.exceptions import InvalidParameterValue, MlflowException, Unauthenticated
 from fluvial.server import adapter
-from fluvial.server.auth.check import SESSION_COOKIE, Authority, TooManyFailures, _cookie
+from fluvial.server.auth.check import SESSION_COOKIE, Authority, TooManyFailures, cookie_value
 from fluvial.server.routes import GuardedRoute, route
 from fluvial.wire.access import PUBLIC
 
@@ -80,7 +80,7 @@ def routes(authority: Authority, prefix: str) -> list[GuardedRoute]:
         return response
 
     async def logout(request: Request) -> Response:
-        session = _cookie(request.headers.get("cookie", ""), SESSION_COOKIE)
+        session = cookie_value(request.headers.get("cookie", ""), SESSION_COOKIE)
         if session:
             await run_in_threadpool(store.revoke_session, session)
         response = Response(b"{}", media_type=adapter.JSON_TYPE, headers={"Cache-Control": "no-store"})
