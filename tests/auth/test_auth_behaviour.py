@@ -302,4 +302,9 @@ def test_audit_log_records_grant_changes_and_deletes(world):
     entries = ok(call(world.server, "GET", "/api/2.0/fluvial/audit-log/list", {"max_results": 1000}, ADMIN_AUTH))
     actions = {(e["actor"], e["action"]) for e in entries["entries"]}
     assert ("victim", "CreateExperimentPermission") in actions and ("admin", "CreateUser") in actions
+    ok(call(world.server, "PUT", f"{ART[0]}/{world.eve_exp}/{world.eve_run}/artifacts/gone.txt", auth=EVE, body=b"x",
+            headers={"Content-Type": "application/octet-stream"}))
+    ok(call(world.server, "DELETE", f"{ART[0]}/{world.eve_exp}/{world.eve_run}/artifacts/gone.txt", auth=EVE))
+    entries = ok(call(world.server, "GET", "/api/2.0/fluvial/audit-log/list", {"max_results": 1}, ADMIN_AUTH))
+    assert entries["entries"][0]["action"] == "DeleteArtifact" and entries["entries"][0]["actor"] == "eve"
     assert call(world.server, "GET", "/api/2.0/fluvial/audit-log/list", auth=EVE).status == 403

@@ -110,6 +110,20 @@ class AuthMiddleware:
                 return
         token = CURRENT.set(caller)
         try:
-            await self.rpc(scope, receive, send)
+            if rest or scope["method"] != "DELETE":
+                await self.rpc(scope, receive, send)
+            else:  # artifact deletes outside the REST table go to the audit log too
+                await self._audited(scope, receive, send, caller)
         finally:
             CURRENT.reset(token)
+
+    async def _audited(self, scope: Scope, receive: Receive, send: Send, caller: Caller) -> None:
+        """The route as usual; when it succeeds, the audit entry is written before the answer goes out."""
+
+        async def watch(message: Any) -> None:
+            if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+                await run_in_threadpool(self.authority.store.audit, caller.username, "DeleteArtifact",
+                                        f"path={scope['path'][:900]}")
+            await send(message)
+
+        await self.rpc(scope, receive, watch)
