@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -140,25 +142,44 @@ class AuthStore:
 
     def _one(self, name: str, values: dict[str, Any]) -> tuple[Any, ...] | None:
         sql, names = self._HOT[name]
-        text, named = self._prepared.get(name) or _driver_sql(sql, names, self.engine.dialect.paramstyle)
-        self._prepared[name] = (text, named)
+        prepared = self._prepared.get(name)
+        if prepared is None:
+            prepared = self._prepared[name] = _driver_sql(sql, names, self.engine.dialect.paramstyle)
+        text, named = prepared
+        params = values if named else tuple(values[n] for n in names)
+        sqlite_conn = self._sqlite_connection()
+        if sqlite_conn is not None:
+            return sqlite_conn.execute(text, params).fetchone()  # type: ignore[no-any-return]
         raw = self.engine.raw_connection()
         try:
             cursor = raw.cursor()
             try:
-                cursor.execute(text, values if named else tuple(values[n] for n in names))
+                cursor.execute(text, params)
                 row = cursor.fetchone()
             finally:
                 cursor.close()
-            if self.engine.dialect.name != "sqlite":
-                raw.rollback()
+            raw.rollback()
         finally:
             raw.close()
         return tuple(row) if row is not None else None
 
+    def _sqlite_connection(self) -> sqlite3.Connection | None:
+        """On SQLite, one autocommit connection per thread for the hot reads (no pool round trip)."""
+        if self._sqlite_path is None:
+            return None
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._sqlite_path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            self._local.conn = conn
+        return conn
+
     def __init__(self, db_uri: str) -> None:
         self._prepared: dict[str, tuple[str, bool]] = {}
+        self._local = threading.local()
         self.engine = get_engine(db_uri)
+        database = self.engine.url.database
+        self._sqlite_path = database if self.engine.dialect.name == "sqlite" and database not in (None, "", ":memory:") \
+            else None
         with write_transaction(self.engine) as conn:
             inspector = sa.inspect(conn)
             existing = set(inspector.get_table_names())
