@@ -2,7 +2,7 @@
 
 Credentials: HTTP Basic (MLflow's), ``Authorization: Bearer <token>`` (fluvial API tokens, what
 ``MLFLOW_TRACKING_TOKEN`` sends) and the login page's session cookie. The password KDF runs only when a
-credential is first seen: a verified Basic credential is remembered for a minute per worker, keyed by a
+credential is first seen: a verified Basic credential is remembered for 5 minutes per worker, keyed by a
 SHA-256 of the header and the stored hash (so a password change invalidates it at once). Each request
 costs one indexed user lookup; grants are looked up per resource the request names.
 
@@ -33,7 +33,7 @@ from fluvial.wire.access import LEVELS, Access
 RANKS = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
 NEEDED = {level: i + 1 for i, level in enumerate(LEVELS)}
 SESSION_COOKIE = "fluvial_session"
-VERIFIED_TTL_S = 60.0
+VERIFIED_TTL_S = 300.0
 FAILURE_WINDOW_S = 300.0
 CURRENT: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("fluvial_auth_caller", default=None)
 
