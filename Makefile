@@ -1,5 +1,5 @@
 # fluvial developer tasks. Everything sets itself up on first use (idempotent, quick afterwards).
-#   make run     run examples/quickstart.py (embedded sqlite:///mlflow.db)
+#   make run     run examples/quickstart.py (embedded sqlite:///mlflow.db), then serve its data on :5000
 #   make test    lint, then pytest on tests/ beside a throwaway PostgreSQL server
 #                extra pytest args:  make test PYTEST_ARGS="tests/unit -x"
 #   make lint    ruff + mypy only
@@ -29,8 +29,16 @@ venv: .venv/.stamp
 mlflow-venvs:
 	PYTHON=$(PYTHON) bash scripts/mlflow-venvs.sh
 
-run: venv
+# make run installs only what the quickstart needs (the `quickstart` extra; a current dev install covers it).
+.venv/.stamp-quickstart: pyproject.toml
+	PYTHON=$(PYTHON) bash scripts/ensure-venv.sh quickstart
+
+UI_PORT ?= 5000
+run: .venv/.stamp-quickstart
 	$(BIN)/python examples/quickstart.py
+	@echo
+	@echo "Serving the quickstart's runs: open http://127.0.0.1:$(UI_PORT) (REST API under /api/2.0/mlflow/); Ctrl-C stops it."
+	$(BIN)/fluvial ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port $(UI_PORT) --workers 1
 
 lint: venv
 	$(BIN)/ruff check $(LINT_DIRS)

@@ -136,6 +136,69 @@ def run_workload(
         return json.loads(lines[-1][len(RESULT_PREFIX):])
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class BenchServer:
+    """``fluvial server`` or ``mlflow server`` of a side on a free 127.0.0.1 port, with the SQLite database
+    ``workdir/mlflow.db`` and artifacts under ``workdir/artifacts``; in a session of its own, so ``stop``
+    also stops gunicorn's workers, which outlive ``mlflow server``."""
+
+    def __init__(self, side: Side, workdir: Path, workers: int = 4, timeout: float = 120,
+                 extra: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+        """``extra``: more server arguments (``--app-name basic-auth``); ``env``: added to the side's."""
+        import http.client
+
+        self.side, self.workdir, self.port = side, workdir, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        db = f"sqlite:///{workdir / 'mlflow.db'}"
+        common = ["--backend-store-uri", db, "--artifacts-destination", str(workdir / "artifacts"),
+                  "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers), *(extra or [])]
+        if side.module == "fluvial":
+            argv = [side.python, "-m", "fluvial", "server", *common]
+        else:
+            argv = [str(Path(side.python).parent / "mlflow"), "server", *common]
+        self.log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(argv, cwd=workdir, env={**side.env, **(env or {})}, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"{side.label} server exited: {(workdir / 'server.log').read_text()[-2000:]}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/health")
+                ok = conn.getresponse().status == 200
+                conn.close()
+                if ok:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise BenchError(f"{side.label} server did not start within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        import signal
+
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=30)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        self.log.close()
+
+
 def time_process(side: Side, argv: list[str], cwd: Path, timeout: float = 120) -> tuple[float, str]:
     """Wall time of a whole ``python <argv>`` process, and its stdout."""
     start = time.perf_counter()
@@ -316,5 +379,9 @@ A partial run replaces only its own rows in the table above. This file is writte
 
 {_DATA_MARK}{json.dumps({"rows": [asdict(r) for r in merged], "notes": all_notes})} -->
 """
+    old_text = path.read_text() if path.exists() else ""
+    begin, end = "<!-- scale-begin -->", "<!-- scale-end -->"  # bench/scale.py's section is kept as is
+    if begin in old_text and end in old_text:
+        text += "\n" + old_text[old_text.index(begin):old_text.index(end) + len(end)] + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

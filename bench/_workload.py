@@ -46,6 +46,36 @@ def log_metric(mlflow: Any, entities: Any, db: str, calls: int, repeats: int, wa
     return {"samples": samples}
 
 
+def async_log_metric(mlflow: Any, entities: Any, db: str, calls: int, repeats: int, warmup: int,
+                     tracking_uri: str | None = None) -> dict:
+    """``calls`` x ``mlflow.log_metric("m", i, step=i, synchronous=False)`` then
+    ``mlflow.flush_async_logging()``, timed together, ``repeats`` times (a new run each); against
+    ``tracking_uri`` when given (a server), else the SQLite database."""
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+    else:
+        _tracking(mlflow, db)
+    mlflow.set_experiment("bench")
+    with mlflow.start_run():  # warm-up: store, connection pool, the async queue's thread
+        for i in range(warmup):
+            mlflow.log_metric("warmup", i, step=i, synchronous=False)
+        mlflow.flush_async_logging()
+    samples = []
+    for _ in range(repeats):
+        with mlflow.start_run() as run:
+            wall0, cpu0 = time.perf_counter(), time.process_time()
+            for i in range(calls):
+                mlflow.log_metric("m", i, step=i, synchronous=False)
+            enqueued = time.perf_counter() - wall0
+            mlflow.flush_async_logging()
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        samples.append({"wall": wall, "cpu": cpu, "enqueue": enqueued})
+        history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "m")
+        if len(history) != calls or max(m.step for m in history) != calls - 1:
+            raise SystemExit(f"async_log_metric: expected {calls} points, found {len(history)}")
+    return {"samples": samples}
+
+
 def log_batch(mlflow: Any, entities: Any, db: str, points: int, keys: int, repeats: int) -> dict:
     """One ``MlflowClient().log_batch`` call with ``points`` distinct (key, step) metrics, ``repeats``
     times (a new run each)."""
@@ -136,7 +166,7 @@ def search_runs(
     return out
 
 
-WORKLOADS = {"log_metric": log_metric, "log_batch": log_batch, "populate": populate, "search_runs": search_runs}
+WORKLOADS = {"log_metric": log_metric, "async_log_metric": async_log_metric, "log_batch": log_batch, "populate": populate, "search_runs": search_runs}
 
 
 def main(argv: list[str]) -> None:

@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._harness import Row, Side, copy_sqlite, fresh_dir, log, run_workload
-from bench.server_tracking import _Server
+from bench._harness import BenchServer, Row, Side, copy_sqlite, fresh_dir, log, run_workload
 
 NAME = "auth"
 WORKERS = 2
@@ -64,7 +63,7 @@ class _Target:
         if auth:
             extra = ["--app-name", "basic-auth"]
             env = {"MLFLOW_AUTH_CONFIG_PATH": str(_ini(workdir)), "MLFLOW_FLASK_SERVER_SECRET_KEY": "bench-secret"}
-        self.server = _Server(side, workdir, extra, env, WORKERS)
+        self.server = BenchServer(side, workdir, WORKERS, extra=extra, env=env)
         self.conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=120)
         self.creds: dict[str, str] = {}
         if auth:

@@ -16,16 +16,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench._harness import Row, Side, copy_sqlite, fresh_dir, log, run_workload
+from bench._harness import BenchServer, Row, Side, copy_sqlite, fresh_dir, log, run_workload
 
 NAME = "server_tracking"
 WORKERS = 4
@@ -34,12 +32,6 @@ SEQ_METRICS = 1000
 BATCHES, BATCH_SIZE = 100, 1000
 SEARCH_RUNS = 5000
 BAR_THROUGHPUT, BAR_SEARCH, BAR_MEMORY = 10, 5, 2
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _post(conn: http.client.HTTPConnection, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -108,59 +100,11 @@ def _tree_memory_mb(pid: int) -> float:
     return total_kb / 1024
 
 
-class _Server:
-    def __init__(self, side: Side, workdir: Path, extra: list[str] | None = None, env: dict[str, str] | None = None,
-                 workers: int = WORKERS) -> None:
-        self.side, self.workdir, self.port = side, workdir, _free_port()
-        db = f"sqlite:///{workdir / 'mlflow.db'}"
-        common = ["--backend-store-uri", db, "--artifacts-destination", str(workdir / "artifacts"),
-                  "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers), *(extra or [])]
-        if side.module == "fluvial":
-            argv = [side.python, "-m", "fluvial", "server", *common]
-        else:
-            argv = [str(Path(side.python).parent / "mlflow"), "server", *common]
-        self.log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed in stop()
-        # a session of its own: stopping the group also stops gunicorn's workers, which outlive `mlflow server`
-        self.proc = subprocess.Popen(argv, cwd=workdir, env={**side.env, **(env or {})}, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{side.label} server exited: {(workdir / 'server.log').read_text()[-2000:]}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/health")
-                ok = conn.getresponse().status == 200
-                conn.close()
-                if ok:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{side.label} server did not start within 120 s")
-
-    def stop(self) -> None:
-        import signal
-
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.proc.wait(timeout=30)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        self.log.close()
-
-
 def _measure(side: Side, populated: Path, search_experiment: str) -> dict[str, float]:
     out: dict[str, float] = {}
     with fresh_dir("server") as workdir:
         copy_sqlite(populated, workdir / "mlflow.db")
-        server = _Server(side, workdir)
+        server = BenchServer(side, workdir, WORKERS)
         try:
             time.sleep(3)  # let workers settle before reading idle memory
             out["memory"] = _tree_memory_mb(server.proc.pid)

@@ -17,7 +17,7 @@ _NAMES: dict[str, str] = {
         name: _FLUENT
         for name in (
             "ActiveRun", "active_run", "create_experiment", "delete_experiment", "delete_run", "delete_tag",
-            "end_run", "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_parent_run",
+            "end_run", "flush_async_logging", "get_artifact_uri", "get_experiment", "get_experiment_by_name", "get_parent_run",
             "get_registry_uri", "get_run", "get_tracking_uri", "is_tracking_uri_set", "last_active_run",
             "log_artifact", "log_artifacts", "log_dict", "log_figure", "log_image", "log_input", "log_metric",
             "log_metrics", "log_param", "log_params", "log_text", "search_experiments", "search_runs",
@@ -27,16 +27,24 @@ _NAMES: dict[str, str] = {
     },
     **{name: "fluvial.tracking.registry"
        for name in ("register_model", "search_model_versions", "search_registered_models")},
+    **{name: "fluvial.system_metrics"
+       for name in ("disable_system_metrics_logging", "enable_system_metrics_logging", "set_system_metrics_node_id",
+                    "set_system_metrics_samples_before_logging", "set_system_metrics_sampling_interval")},
     "MlflowClient": "fluvial.tracking.client",
+    "evaluate": "fluvial.models.evaluation.api",
+    "validate_evaluation_results": "fluvial.models.evaluation.validation",
+    **{name: "fluvial.tracking.tables" for name in ("log_table", "load_table")},
     "run": "fluvial.projects",
     "autolog": "fluvial.autologging",
     "MlflowException": "fluvial.exceptions",
     "FluvialError": "fluvial.exceptions",
 }
 # submodules reachable as attributes: fluvial.tracking, fluvial.entities, ...
-_SUBMODULES = {"artifacts", "data", "entities", "exceptions", "flavors", "models", "projects", "pyfunc", "search",
-               "sklearn", "store", "tracking", "types"}
+_SUBMODULES = {"artifacts", "config", "data", "entities", "exceptions", "flavors", "models", "projects", "pyfunc", "search",
+               "sklearn", "store", "system_metrics", "tracking", "types"}
 _SUBMODULES |= {"autologging", "lightgbm", "pytorch", "xgboost"}
+_SUBMODULES |= {"metrics", "recipes"}
+_SUBMODULES |= {"catboost", "keras", "onnx", "statsmodels"}
 
 __all__ = sorted([*_NAMES, *_SUBMODULES])
 

@@ -39,7 +39,9 @@ ensure() {
 mkdir -p .venvs
 # 2.22.5 also gets the autologging libraries, for the flavor and autologging compat tests (torch: the CPU
 # build on the machines' disk)
-ensure 2.22.5 mlflow==2.22.5 "sqlalchemy<2.1" "starlette<1" xgboost lightgbm torch==2.13.0 lightning & a=$!
+# and the libraries of the other flavors' cross-format tests (issue 16; CPU wheels, torch kept at its pin)
+ensure 2.22.5 mlflow==2.22.5 "sqlalchemy<2.1" "starlette<1" xgboost lightgbm torch==2.13.0 lightning \
+    statsmodels catboost onnx onnxruntime skl2onnx keras transformers sentence-transformers shap & a=$!
 ensure 3.17.2 mlflow==3.17.2 & b=$!
 status=0
 wait "$a" || status=1

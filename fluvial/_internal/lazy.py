@@ -21,10 +21,31 @@ EXTRA_FOR: dict[str, str] = {
     "boto3": "s3",
     "sklearn": "sklearn",
     "cloudpickle": "sklearn",
+    "skops": "sklearn",
     "pyspark": "spark",
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+    "torch": "pytorch",
+    "lightning": "pytorch",
+    "psutil": "system-metrics",
+    "statsmodels": "statsmodels",
+    "catboost": "catboost",
+    "onnx": "onnx",
+    "onnxruntime": "onnx",
+    "keras": "keras",
     "PIL": "dev",
     "matplotlib": "dev",
 }
+
+
+def missing_module_message(name: str) -> str:
+    """What to install when the module ``name`` cannot be imported (one line)."""
+    top = name.split(".")[0]
+    extra = EXTRA_FOR.get(top)
+    if extra is not None:
+        return f'the Python package for {top!r} is not installed; install it with: pip install "fluvial[{extra}]"'
+    return (f"the Python module {top!r} is not installed; install it (for a model: the packages in its "
+            "requirements.txt, or use --env-manager virtualenv)")
 
 
 def require(module: str, extra: str | None = None) -> ModuleType:

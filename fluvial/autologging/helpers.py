@@ -79,10 +79,14 @@ def call_params(fn: Callable[..., Any], args: tuple, kwargs: dict, exclude: Iter
 
 
 def log_feature_importance(session: Any, importances: dict[str, dict[str, Any]], indent: int | None = None) -> None:
-    """``feature_importance_<type>.json`` for each importance type: ``{feature: importance}``."""
+    """``feature_importance_<type>.json`` for each importance type: ``{feature: importance}``, and its
+    bar plot ``feature_importance_<type>.png`` when matplotlib is installed."""
     for kind, values in importances.items():
         plain = {str(k): _plain(v) for k, v in values.items()}
         session.log_text(json.dumps(plain, indent=indent), f"feature_importance_{kind}.json")
+    from fluvial.autologging.plots import log_importance_plots
+
+    session.attempt("plot feature importance", log_importance_plots, session, importances)
 
 
 def _plain(value: Any) -> Any:

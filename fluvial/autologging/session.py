@@ -127,6 +127,9 @@ class AutologSession:
     def log_text(self, text: str, artifact_file: str) -> None:
         self.client.log_text(self.run_id, text, artifact_file)
 
+    def log_figure(self, figure: Any, artifact_file: str) -> None:
+        self.client.log_figure(self.run_id, figure, artifact_file)
+
     def create_child_run(self, tags: dict[str, Any]) -> str:
         """A run under this session's run (tag ``mlflow.parentRunId``), in the same experiment."""
         parent = self.client.get_run(self.run_id)

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "gc": "fluvial.cli.gc:gc",
     "migrate-filestore": "fluvial.cli.migrate:migrate_filestore",
     "models": "fluvial.cli.models:commands",
+    "recipes": "fluvial.cli.recipes:commands",
     "run": "fluvial.cli.run:run",
     "runs": "fluvial.cli.runs:commands",
     "server": "fluvial.cli.server:server",

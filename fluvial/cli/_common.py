@@ -45,6 +45,18 @@ def _database_error_message(exc: BaseException) -> str | None:
     return f"database error: {one_line(detail)}"
 
 
+def _yaml_error_message(exc: BaseException) -> str | None:
+    """A readable message for a YAML syntax error (MLmodel, python_env.yaml, conda.yaml, MLproject...)."""
+    if not type(exc).__module__.startswith("yaml"):
+        return None
+    mark = getattr(exc, "problem_mark", None)
+    where = f" {mark.name}, line {mark.line + 1}" if mark is not None and mark.name not in ("<unicode string>",
+                                                                                             "<byte string>") else (
+        f" (line {mark.line + 1})" if mark is not None else "")
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"malformed YAML in{where}: {one_line(problem)}. Fix that file (or recreate it) and run the command again."
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are ``"module:attr"`` strings imported on first use.
 
@@ -100,13 +112,17 @@ class LazyGroup(click.Group):
             fail(exc.format_message(), exc.exit_code)
         except MlflowException as exc:
             fail(exc.message or type(exc).__name__)
+        except ModuleNotFoundError as exc:
+            from fluvial._internal.lazy import missing_module_message
+
+            fail(missing_module_message(exc.name or str(exc)))
         except OSError as exc:
             if exc.errno == errno.EPIPE:  # output piped into `head` and the like
                 sys.exit(1)
             where = f": {exc.filename}" if exc.filename else ""
             fail(f"{exc.strerror or exc}{where}")
         except Exception as exc:
-            message = _database_error_message(exc)
+            message = _database_error_message(exc) or _yaml_error_message(exc)
             if message is None:
                 raise
             fail(message)

@@ -16,7 +16,9 @@ def upgrade(url: str) -> None:
     """Bring the database at URL to the schema fluvial uses (MLflow 2.22.5's, Alembic head 0584bdc529eb).
 
     Missing tables, columns and indexes are added and the revision is stamped; existing data and
-    columns are never dropped or changed. An empty database gets the whole schema. Take a backup first.
+    columns are never dropped or changed. An empty database gets the whole schema. Then fluvial's
+    search indexes (named fluvial_*, ignored by MLflow) are built, with progress on stderr: on a
+    database with millions of rows this takes minutes. Take a backup first.
     """
     from fluvial._internal.uri import is_sql_uri
     from fluvial.exceptions import InvalidParameterValue
@@ -28,7 +30,7 @@ def upgrade(url: str) -> None:
     from fluvial.store.tracking.sql import migrations, schema
     from fluvial.store.tracking.sql.engine import get_engine
 
-    done = migrations.upgrade(get_engine(url))
+    done = migrations.upgrade(get_engine(url), progress=lambda line: click.echo(line, err=True))
     for step in done:
         click.echo(step)
     if done:

@@ -1,4 +1,4 @@
-"""``fluvial server`` (and its alias ``fluvial ui``): the tracking server."""
+"""``fluvial server`` (and ``fluvial ui``, the same command under MLflow's other name): the tracking server."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @click.command(
-    help="""Run the tracking server: MLflow's REST API, the proxied artifact service and (later) the UI.
+    help="""Run the tracking server: MLflow's REST API (/api/2.0/mlflow/...) and the proxied artifact service.
 
 \b
 Two stores back it:
@@ -162,4 +162,8 @@ def server(
              "process using it.")
 
 
-ui = click.Command("ui", callback=server.callback, params=server.params, help=server.help, hidden=True)
+ui = click.Command(
+    "ui", callback=server.callback, params=server.params, hidden=True,
+    help="Run the tracking server on this machine (MLflow's `mlflow ui`): the same command and options as "
+         "`fluvial server`, listening on http://127.0.0.1:5000 by default.\n" + (server.help or "").split("\n", 1)[1],
+)

@@ -92,9 +92,13 @@ class EnvironmentBuildError(MlflowException):
 
 def run_step(argv: Sequence[str], what: str, *, env: Mapping[str, str] | None = None,
              report: Report = report_to_stderr, cwd: str | None = None) -> None:
-    """Run one build step, echoing its output to stderr; on failure raise EnvironmentBuildError with
-    the step and the last lines it printed."""
+    """Run one build step; on a terminal its latest output line is shown as a progress line, elsewhere
+    it runs quietly. On failure its last 40 lines go to stderr and EnvironmentBuildError names the
+    step and its error lines."""
+    from fluvial._internal.progress import Progress, on_terminal
+
     report(f"fluvial: {what}")
+    live = Progress(f"  {what}") if on_terminal() else None
     try:
         proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=dict(env) if env is not None else None, cwd=cwd)
@@ -105,10 +109,14 @@ def run_step(argv: Sequence[str], what: str, *, env: Mapping[str, str] | None = 
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.decode("utf-8", "replace")
-            sys.stderr.write(line)
             tail.append(line.rstrip())
+            if live is not None and line.strip():
+                live.status(line.strip())
         code = proc.wait()
-    if code != 0:
+    if live is not None:
+        live.finish()
+    if code != 0:  # the quiet output matters now: its last lines, then the one-line error
+        sys.stderr.write("".join(line + "\n" for line in tail))
         sys.stderr.flush()
         errors = [ln for ln in tail if ln.strip().lower().startswith(("error", "critical", "\u00d7", "condaerror"))]
         detail = " | ".join((errors or [ln for ln in tail if ln.strip()])[-4:])

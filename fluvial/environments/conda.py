@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fluvial.environments.base import Report, clean_environ, run_step
 from fluvial.environments.builder import CONDA_ENV_FILE, BuildingEnvManager, ModelEnvSpec
-from fluvial.exceptions import MlflowException
+from fluvial.exceptions import InvalidParameterValue, MlflowException
 
 
 def find_conda() -> str | None:
@@ -34,6 +34,8 @@ def _conda_part(model_dir: str, spec: ModelEnvSpec) -> dict[str, object]:
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as fh:
             env = yaml.safe_load(fh) or {}
+        if not isinstance(env, dict):
+            raise InvalidParameterValue(f"{path} must hold a conda environment (a mapping with dependencies).")
     else:
         env = {"channels": ["conda-forge"], "dependencies": [f"python={spec.python}"]}
     deps = [d for d in env.get("dependencies") or [] if not (isinstance(d, dict) and "pip" in d)]

@@ -15,7 +15,13 @@ _NAMES = {
     "get_model_info": "fluvial.models.api",
     "validate_schema": "fluvial.models.enforcement",
     "convert_input_example_to_serving_input": "fluvial.models.input_example",
-    "infer_pip_requirements": "fluvial.models.environment",
+    "infer_pip_requirements": "fluvial.models.api",
+    **{name: "fluvial.models.evaluation" for name in (
+        "evaluate", "EvaluationResult", "EvaluationArtifact", "EvaluationMetric", "make_metric", "MetricThreshold",
+        "validate_evaluation_results")},
+    "list_evaluators": "fluvial.models.evaluation.api",
+    "set_model": "fluvial.models.from_code",
+    "ModelConfig": "fluvial.models.from_code",
 }
 
 __all__ = sorted(_NAMES)

@@ -32,3 +32,21 @@ def set_signature(model_uri: str, signature: Any) -> None:
     meta.signature = signature
     meta.save(path)
 
+
+
+def infer_pip_requirements(
+    model_uri: str,
+    flavor: str,
+    fallback: list[str] | None = None,
+    timeout: float | None = None,
+    extra_env_vars: dict[str, str] | None = None,
+) -> list[str]:
+    """The pip requirements of a saved or logged model (any URI ``download_artifacts`` accepts), from
+    the modules a fresh interpreter imports while loading it; ``fallback`` is returned when that fails
+    (None: the failure is raised). ``flavor`` names the model's flavor as in MLflow; the model is
+    loaded through pyfunc whatever it is."""
+    from fluvial.artifacts import download_artifacts
+    from fluvial.models.infer_requirements import infer_pip_requirements as infer
+
+    local = download_artifacts(artifact_uri=model_uri)
+    return infer(local, flavor, fallback=fallback, timeout=timeout, extra_env_vars=extra_env_vars)

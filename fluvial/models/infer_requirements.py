@@ -334,6 +334,19 @@ def capture_imported_modules(
 ) -> tuple[list[str], str]:
     """Run the capture subprocess; ``(top-level modules imported, predict error text or "")``.
     ``index``, when given, is warmed in a thread meanwhile."""
+    result = run_capture(model_dir, loaders, timeout, extra_env_vars, index)
+    return result["modules"], result.get("errors", "")
+
+
+def run_capture(
+    model_dir: str,
+    loaders: list[str] | None = None,
+    timeout: float | None = None,
+    extra_env_vars: dict[str, str] | None = None,
+    index: DistributionIndex | None = None,
+) -> dict[str, Any]:
+    """Load the model in a subprocess (and predict on its input example); ``{"modules": top-level
+    modules imported, "files": {module: file} of the modules it added, "errors": predict error text}``."""
     model_dir = _local_model_dir(model_dir)
     timeout = inference_timeout() if timeout is None else timeout
     env = {**os.environ, IN_CAPTURE_ENV: "true", **(extra_env_vars or {})}
@@ -364,8 +377,8 @@ def capture_imported_modules(
                 f"{proc.returncode}):\n{stderr[-4000:]}"
             )
         with open(out) as f:
-            result = json.load(f)
-    return result["modules"], result.get("errors", "")
+            result: dict[str, Any] = json.load(f)
+    return result
 
 
 # Importing these only probes optional extras (``from numpy import *`` loads numpy.f2py, which tries
@@ -422,8 +435,12 @@ class _ImportRecorder:
 
         builtins.__import__ = self._import
         importlib.import_module = self._import_module  # type: ignore[assignment]
+        self.files: dict[str, str] = {}
         for name in set(sys.modules) - self._before - self._noise:
             self._record(name)
+            file = getattr(sys.modules.get(name), "__file__", None)
+            if isinstance(file, str):
+                self.files[name] = file
 
     def top_level(self) -> list[str]:
         skip = set(sys.stdlib_module_names) | set(sys.builtin_module_names)
@@ -464,7 +481,7 @@ def _capture_main(argv: list[str]) -> None:
                 "captured.\n" + traceback.format_exc()
             )
     with open(output, "w") as f:
-        json.dump({"modules": recorder.top_level(), "errors": errors}, f)
+        json.dump({"modules": recorder.top_level(), "files": recorder.files, "errors": errors}, f)
 
 
 def _example_for(model_dir: str, model: Any) -> tuple[Any, Any]:

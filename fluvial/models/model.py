@@ -263,7 +263,8 @@ def model_file(model_dir: str, relative: str) -> str:
 
 
 def copy_code_paths(code_paths: list[str] | None, model_dir: str, dirname: str = "code") -> str | None:
-    """Copy ``code_paths`` into ``<model_dir>/code``; the relative directory name (or None)."""
+    """Copy ``code_paths`` into ``<model_dir>/code`` (without ``__pycache__`` directories or compiled
+    files); the relative directory name (or None)."""
     if not code_paths:
         return None
     target = os.path.join(model_dir, dirname)
@@ -274,7 +275,8 @@ def copy_code_paths(code_paths: list[str] | None, model_dir: str, dirname: str =
             raise InvalidParameterValue(f"code path {source!r} does not exist")
         name = os.path.basename(os.path.normpath(source))
         if os.path.isdir(source):
-            shutil.copytree(source, os.path.join(target, name), dirs_exist_ok=True)
+            shutil.copytree(source, os.path.join(target, name), dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(source, os.path.join(target, name))
     return dirname

@@ -9,7 +9,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from fluvial.exceptions import MlflowException, ResourceDoesNotExist
+from fluvial.exceptions import MissingDependency, MlflowException, ResourceDoesNotExist
 from fluvial.models.model import MLMODEL_FILE_NAME, Model, model_file
 from fluvial.pyfunc.pickling import fluvial_module_for
 
@@ -154,8 +154,16 @@ def load_model(
             sys.path.insert(0, code_dir)
     data_path = model_file(local, conf["data"]) if conf.get("data") else local
     config = _model_config(model_config)
-    module = import_loader(loader)
-    impl = module._load_pyfunc(data_path, config) if config else module._load_pyfunc(data_path)
+    try:
+        module = import_loader(loader)
+        impl = module._load_pyfunc(data_path, config) if config else module._load_pyfunc(data_path)
+    except Exception as exc:
+        missing = _missing_module(exc)
+        if missing is None:
+            raise
+        from fluvial._internal.lazy import missing_module_message
+
+        raise MissingDependency(f"Cannot load the model at {local}: {missing_module_message(missing)}") from exc
     model = PyFuncModel(meta, impl, conf.get("predict_fn", "predict"), conf.get("predict_stream_fn"))
     if meta.saved_input_example_info:
         try:
@@ -166,6 +174,18 @@ def load_model(
 
 
 load_pyfunc = load_model
+
+
+def _missing_module(exc: BaseException) -> str | None:
+    """The module whose absence caused ``exc`` (through its causes), if that is what happened."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ModuleNotFoundError) and current.name:
+            return current.name
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _model_config(config: dict[str, Any] | str | None) -> dict[str, Any] | None:

@@ -74,12 +74,12 @@ def predict_payload(model: Any, body: bytes, content_type: str) -> bytes:
 def predict_local(model_dir: str, input_path: str | None, output_path: str | None, content_type: str = "json",
                   extra_env: Mapping[str, str] | None = None) -> None:
     """Load the model in ``model_dir`` in this process and write its predictions for the input."""
-    from fluvial.pyfunc.loading import load_model
+    from fluvial.scoring.serve import load_for_serving
 
     content_type = normalize_content_type(content_type)
     os.environ.update(extra_env or {})
     body = read_input(input_path)
-    model = load_model(model_dir)
+    model = load_for_serving(model_dir)
     write_output(predict_payload(model, body, content_type), output_path)
 
 

@@ -65,10 +65,21 @@ def parse_workers(value: str | int) -> int:
     return workers
 
 
+def working_dir_on_path() -> None:
+    """Put the working directory first on ``sys.path``, as MLflow's scoring server does, so a model
+    whose code imports modules next to where it is served from loads."""
+    import sys
+
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
 def load_for_serving(model_dir: str) -> Any:
-    """The pyfunc model in ``model_dir``."""
+    """The pyfunc model in ``model_dir`` (loaded with the working directory on ``sys.path``)."""
     from fluvial.pyfunc.loading import load_model
 
+    working_dir_on_path()
     return load_model(model_dir)
 
 
@@ -88,4 +99,4 @@ def serve_model(model_dir: str, options: ServeOptions, on_ready: Callable[[str],
 
 
 __all__ = ["ServeOptions", "available_cpus", "default_allowed_hosts", "load_for_serving", "parse_workers",
-           "serve_model"]
+           "serve_model", "working_dir_on_path"]

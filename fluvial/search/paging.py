@@ -1,4 +1,6 @@
-"""Page tokens (base64 of ``{"offset": N}``, as MLflow's stores write them) and ``max_results`` checks."""
+"""Page tokens (base64 of ``{"offset": N}``, as MLflow's stores write them, or of ``{"keyset": {...}}``,
+fluvial's: the sort key of the last row, so the next page starts there without counting rows) and
+``max_results`` checks."""
 
 from __future__ import annotations
 
@@ -37,6 +39,25 @@ def decode_page_token(token: str | bytes | None) -> int:
     if value < 0:
         raise InvalidParameterValue(f"Invalid page token, parsed value={parsed}")
     return value
+
+
+def encode_keyset_token(state: dict[str, Any]) -> str:
+    """A keyset token (fluvial): where the next page starts, as the last row's sort key."""
+    return base64.b64encode(json.dumps({"keyset": state}).encode("utf-8")).decode("ascii")
+
+
+def decode_any_token(token: str | bytes | None) -> tuple[int, dict[str, Any] | None]:
+    """(offset, keyset state): keyset tokens give (0, state); offset tokens (MLflow's) (offset, None)."""
+    if token:
+        try:
+            parsed = json.loads(base64.b64decode(token))
+        except (TypeError, ValueError, binascii.Error):
+            parsed = None
+        if isinstance(parsed, dict) and "keyset" in parsed:
+            if not isinstance(parsed["keyset"], dict):
+                raise InvalidParameterValue(f"Invalid page token, parsed value={parsed}")
+            return 0, parsed["keyset"]
+    return decode_page_token(token), None
 
 
 def validate_max_results(value: Any, maximum: int, name: str = "max_results") -> int:

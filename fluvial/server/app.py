@@ -3,7 +3,7 @@ configuration only: no globals, no environment variables.
 
 Layers, outermost first: SecurityMiddleware (Host, Origin, CORS, nosniff) -> AuthMiddleware (only with
 ``--app-name basic-auth``) -> RpcApp (the REST API, from the wire table) -> Starlette (health, version,
-the proxied artifact service, the login page, JSON 404/405).
+the proxied artifact service, MLflow's UI-side routes, the web UI, the login page, JSON 404/405).
 
 Every route declares the permission it needs (``fluvial/wire/access.py``); the app is not built when one
 does not, auth or not."""
@@ -17,12 +17,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from fluvial.server import adapter, proxy
+from fluvial.server import adapter, mlflow_ui_routes, proxy
 from fluvial.server.config import Stores
 from fluvial.server.handlers import load_all
 from fluvial.server.routes import check_declared, route
 from fluvial.server.rpc import RpcApp
 from fluvial.server.security import SecurityMiddleware
+from fluvial.server.ui import assets as ui_assets
 from fluvial.version import MLFLOW_COMPAT_VERSION
 from fluvial.wire.access import PUBLIC, USER
 from fluvial.wire.endpoints import ENDPOINTS
@@ -42,10 +43,11 @@ def create_app(stores: Stores) -> Any:
         return PlainTextResponse(MLFLOW_COMPAT_VERSION)
 
     routes = [route("/health", health, ["GET"], PUBLIC), route("/version", version, ["GET"], USER),
-              *proxy.routes(stores, prefix)]
+              *proxy.routes(stores, prefix), *ui_assets.routes(prefix)]
     if prefix:
         routes += [route(prefix + "/health", health, ["GET"], PUBLIC),
                    route(prefix + "/version", version, ["GET"], USER)]
+    routes += mlflow_ui_routes.routes(stores, prefix)
     authority = None
     if "auth_store" in stores.extras:
         from fluvial.server.auth import login

@@ -1,5 +1,5 @@
 """The proxied artifact service (``/api/2.0/mlflow-artifacts/...``, reference §5.2): clients upload and
-download artifact bytes through the tracking server, streamed both ways; ``/get-artifact`` for the UI.
+download artifact bytes through the tracking server, streamed both ways.
 
 Memory stays flat whatever the file size: uploads to a local destination go to a temporary file beside
 the target (renamed into place when complete, so a broken upload leaves nothing), uploads to S3 go out
@@ -47,7 +47,7 @@ from fluvial.server.routes import route
 from fluvial.store.artifact.base import ArtifactRepository
 from fluvial.store.artifact.local import LocalArtifactRepository
 from fluvial.store.artifact.s3 import S3ArtifactRepository
-from fluvial.wire.access import READ_RUN, edit, manage, read
+from fluvial.wire.access import edit, manage, read
 
 BASE = "/api/2.0/mlflow-artifacts"
 CHUNK = 1024 * 1024
@@ -469,23 +469,6 @@ def routes(stores: Stores, prefix: str) -> list[Route]:
 
         return endpoint
 
-    async def get_artifact(request: Request) -> Response:
-        from fluvial.server.handlers.artifacts import run_artifact_repository
-
-        async def run() -> Response:
-            run_id = request.query_params.get("run_id") or request.query_params.get("run_uuid")
-            if not run_id:
-                raise InvalidParameterValue("Missing value for required parameter 'run_id'.")
-            rel = validate_relative_path(request.query_params.get("path"))
-            if not rel:
-                raise InvalidParameterValue("Missing value for required parameter 'path'.")
-            info = (await run_in_threadpool(stores.tracking.get_run, run_id)).info
-            source = backend_for(run_artifact_repository(stores, info.artifact_uri))
-            opened = await run_in_threadpool(source.open, rel)
-            return _stream_response(request, opened, rel.rsplit("/", 1)[-1])
-
-        return await _guard(run, request.query_params.get("path") or "")
-
     read_path, edit_path, manage_path = read("artifact_path"), edit("artifact_path"), manage("artifact_path")
     out: list[Route] = []
     for base in (BASE, prefix + "/ajax-api/2.0/mlflow-artifacts"):
@@ -498,5 +481,4 @@ def routes(stores: Stores, prefix: str) -> list[Route]:
             route(base + "/mpu/complete/{path:path}", multipart("complete"), ["POST"], edit_path),
             route(base + "/mpu/abort/{path:path}", multipart("abort"), ["POST"], edit_path),
         ]
-    out.append(route(prefix + "/get-artifact", get_artifact, ["GET"], READ_RUN))  # ?run_id|run_uuid=&path=
     return out

@@ -1,6 +1,7 @@
-"""The REST API routes as a small ASGI app driven by the wire table: ``/api/<v>/mlflow/<path>`` and the
-``/ajax-api`` twin are looked up in a dict (no regex routing), the body is read with a size limit, and
-``adapter.call`` does the rest. Everything else goes on to the next app."""
+"""The REST API routes as a small ASGI app driven by the wire table: ``/api/<v>/mlflow/<path>``, fluvial's
+own ``/api/<v>/fluvial/<path>`` and their ``/ajax-api`` twins are looked up in a dict (no regex routing),
+the body is read with a size limit, and ``adapter.call`` does the rest. Everything else goes on to the
+next app."""
 
 from __future__ import annotations
 
@@ -37,8 +38,6 @@ class RpcApp:
                         return endpoint, ajax, {}
                     found, params = self.templates.match(version, "/" + rest)
                     chosen = next((e for e in found if method in e.methods), found[0] if found else None)
-                    if chosen is None and rest.startswith("fluvial/"):
-                        return None  # fluvial's routes outside the table (login, logout)
                     return chosen, ajax, params
         return None
 
@@ -67,16 +66,16 @@ class RpcApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self._route(scope["path"], scope["method"]) if scope["type"] == "http" else None
-        if found is None:
+        endpoint, ajax, path_params = found if found is not None else (None, False, {})
+        if endpoint is None:  # not in the table: the app's own routes (upload-artifact, ...) or their 404
             await self.app(scope, receive, send)
             return
-        endpoint, ajax, path_params = found
         config = self.stores.config
         if config.artifacts_only:
             await self._send(send, *adapter.error_pair(
                 503, "TEMPORARILY_UNAVAILABLE", "Endpoint disabled: the server runs with --artifacts-only."))
             return
-        if endpoint is None or (endpoint.ajax_only and not ajax) or endpoint.name not in self.handlers:
+        if (endpoint.ajax_only and not ajax) or endpoint.name not in self.handlers:
             await self._send(send, *adapter.error_pair(404, "ENDPOINT_NOT_FOUND", "No such endpoint."))
             return
         method = scope["method"]

@@ -44,7 +44,14 @@ def _serve_worker(make_app: Callable[[], Any], sock: socket.socket, timeout_keep
 
 def serve(make_app: Callable[[], Any], host: str, port: int, workers: int = 1, timeout_keep_alive: int = 75,
           on_ready: Callable[[str], None] | None = None) -> None:
-    """Serve ``make_app()`` on host:port with ``workers`` processes; returns on SIGINT/SIGTERM."""
+    """Serve ``make_app()`` on host:port with ``workers`` processes; returns on SIGINT/SIGTERM.
+
+    The server packages are checked first, so a missing one is one error here, not a crash in every
+    worker."""
+    from fluvial._internal.lazy import require
+
+    require("uvicorn", "server")
+    require("starlette", "server")
     sock = bind(host, port)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}"
     if workers <= 1:

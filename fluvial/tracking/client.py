@@ -9,8 +9,10 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
+from fluvial._internal import progress
 from fluvial._internal.clock import now_ms
 from fluvial._internal.paths import validate_relative_path
+from fluvial._internal.progress import artifact_progress
 from fluvial._internal.uri import append_to_uri_path
 from fluvial.entities import (
     DatasetInput,
@@ -27,16 +29,12 @@ from fluvial.entities import (
 )
 from fluvial.exceptions import InvalidParameterValue
 from fluvial.store.artifact.base import ArtifactRepository
-from fluvial.store.tracking.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
-from fluvial.tracking import _stores, context
+from fluvial.store.tracking.base import HISTORY_PAGE_DEFAULT, SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
+from fluvial.tracking import _stores, async_logging, context
+from fluvial.tracking.async_logging import RunOperations
 from fluvial.tracking.registry_client import RegistryClient
 
-
-class RunOperations:
-    """What asynchronous logging calls return; fluvial logs synchronously, so ``wait()`` is immediate."""
-
-    def wait(self) -> None:
-        return None
+__all__ = ["MlflowClient", "RunOperations"]
 
 
 class MlflowClient(RegistryClient):
@@ -117,9 +115,14 @@ class MlflowClient(RegistryClient):
         self._store.update_run_info(run_id, status, end_time, name)
 
     def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
+        """End a run; asynchronous logging still pending for this store is stored first, and a
+        failure of it is raised after the run is ended."""
         status = status or RunStatus.FINISHED.name
         RunStatus.from_string(status)
-        self._store.update_run_info(run_id, status, end_time or now_ms(), None)
+        try:
+            async_logging.flush(self._store)
+        finally:
+            self._store.update_run_info(run_id, status, end_time or now_ms(), None)
 
     def delete_run(self, run_id: str) -> None:
         self._store.delete_run(run_id)
@@ -152,16 +155,24 @@ class MlflowClient(RegistryClient):
         step: int | None = None,
         synchronous: bool | None = None,
     ) -> RunOperations | None:
-        self._store.log_metric(run_id, Metric(key, value, timestamp if timestamp is not None else now_ms(), step or 0))
-        return RunOperations() if synchronous is False else None
+        metric = Metric(key, value, timestamp if timestamp is not None else now_ms(), step or 0)
+        if not async_logging.resolve(synchronous):
+            return self._async_queue().submit(run_id, metrics=[metric])
+        self._store.log_metric(run_id, metric)
+        return None
 
     def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
+        """The value, or (``synchronous=False``) the pending operation."""
+        if not async_logging.resolve(synchronous):
+            return self._async_queue().submit(run_id, params=[Param(key, str(value))])
         self._store.log_param(run_id, Param(key, str(value)))
         return value
 
     def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> RunOperations | None:
+        if not async_logging.resolve(synchronous):
+            return self._async_queue().submit(run_id, tags=[RunTag(key, str(value))])
         self._store.set_tag(run_id, RunTag(key, str(value)))
-        return RunOperations() if synchronous is False else None
+        return None
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._store.delete_tag(run_id, key)
@@ -177,12 +188,20 @@ class MlflowClient(RegistryClient):
         """Log any number of items; all of them are stored or, if one is invalid, none."""
         params = [Param(p.key, str(p.value)) for p in params]
         tags = [RunTag(t.key, str(t.value)) for t in tags]
+        if not async_logging.resolve(synchronous):
+            return self._async_queue().submit(run_id, list(metrics), params, tags)
+        self._write_batch(run_id, list(metrics), params, tags)
+        return None
+
+    def _write_batch(self, run_id: str, metrics: list[Metric], params: list[Param], tags: list[RunTag]) -> None:
         unbounded = getattr(self._store, "log_batch_unbounded", None)
         if unbounded is not None:
-            unbounded(run_id, list(metrics), params, tags)
+            unbounded(run_id, metrics, params, tags)
         else:
-            self._store.log_batch(run_id, list(metrics), params, tags)
-        return RunOperations() if synchronous is False else None
+            self._store.log_batch(run_id, metrics, params, tags)
+
+    def _async_queue(self) -> async_logging.AsyncLoggingQueue:
+        return async_logging.queue_for(self._store, self._write_batch)
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None) -> None:
         self._store.log_inputs(run_id, list(datasets or []))
@@ -190,12 +209,42 @@ class MlflowClient(RegistryClient):
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         points: list[Metric] = []
         token = None
-        for _ in range(100_000):
-            page = self._store.get_metric_history(run_id, key, None, token)
+        for _ in range(10_000_000):
+            page = self._store.get_metric_history(run_id, key, HISTORY_PAGE_DEFAULT, token)
             points.extend(page)
             token = page.token
             if not token:
                 break
+        return points
+
+    # ---- fluvial-only extensions (not in MLflow) ---------------------------------------------------
+    def count_runs(
+        self,
+        experiment_ids: str | Sequence[str],
+        filter_string: str = "",
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+    ) -> int:
+        """fluvial-only: the number of runs ``search_runs`` would find for these arguments (all pages),
+        answered without loading them (e.g. for "1-100 of 812,405")."""
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else [str(x) for x in experiment_ids]
+        return self._store.count_runs(ids, filter_string or "", run_view_type)
+
+    def get_metric_history_reduced(
+        self,
+        run_id: str,
+        key: str,
+        x_axis: str = "step",
+        start: float | None = None,
+        end: float | None = None,
+        max_points: int = 1000,
+    ) -> list[Metric]:
+        """fluvial-only: a chart-sized view of one metric's history. Points whose ``x_axis`` value
+        ("step" or "timestamp") lies in ``[start, end]`` (open when None): all of them when there are
+        at most ``max_points``, else the lowest and highest point of each of ``max_points // 2``
+        equal-width buckets, in x order, so spikes survive. Zoom by narrowing ``start``/``end``."""
+        points, _reduced, _total = self._store.get_metric_history_reduced(
+            run_id, key, x_axis=x_axis, start=start, end=end, max_points=max_points
+        )
         return points
 
     # ---- artifacts -----------------------------------------------------------------------------
@@ -212,13 +261,18 @@ class MlflowClient(RegistryClient):
             if os.path.isdir(local_path):
                 return self.log_artifacts(run_id, local_path, artifact_path)
             raise InvalidParameterValue(f"No such file to log as an artifact: {local_path!r}")
-        self._artifact_repo(run_id).log_artifact(local_path, artifact_path)
+        repo = self._artifact_repo(run_id)
+        with artifact_progress(repo, "Uploading artifacts", 1, os.path.getsize(local_path)):
+            repo.log_artifact(local_path, artifact_path)
 
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
         local_dir = os.fspath(local_dir)
         if not os.path.isdir(local_dir):
             raise InvalidParameterValue(f"No such directory to log as artifacts: {local_dir!r}")
-        self._artifact_repo(run_id).log_artifacts(local_dir, artifact_path)
+        repo = self._artifact_repo(run_id)
+        totals = progress.tree_size(local_dir) if progress.artifacts_enabled() else (None, None)
+        with artifact_progress(repo, "Uploading artifacts", *totals):
+            repo.log_artifacts(local_dir, artifact_path)
 
     def _log_file(self, run_id: str, artifact_file: str, write: Any, mode: str = "w") -> None:
         rel = validate_relative_path(artifact_file)
@@ -264,7 +318,11 @@ class MlflowClient(RegistryClient):
         key: str | None = None,
         step: int | None = None,
         timestamp: int | None = None,
+        synchronous: bool | None = None,
     ) -> None:
+        """Log an image file, or (``key``) one step of an image series. Either way the image is stored
+        when this returns: ``synchronous=False`` (MLflow uploads in the background) changes nothing
+        but the timing, so fluvial does not defer it."""
         from fluvial.tracking.images import to_pil
 
         pil = to_pil(image)

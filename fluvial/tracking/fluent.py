@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from fluvial import system_metrics
 from fluvial._internal import validation
 from fluvial._internal.clock import now_ms
 from fluvial.entities import (
@@ -27,7 +28,7 @@ from fluvial.entities import (
 )
 from fluvial.exceptions import InvalidParameterValue, MlflowException, ResourceAlreadyExists
 from fluvial.store.tracking.base import SEARCH_MAX_RESULTS_DEFAULT
-from fluvial.tracking import _stores, context
+from fluvial.tracking import _stores, async_logging, context
 from fluvial.tracking.client import MlflowClient, RunOperations
 
 _logger = logging.getLogger(__name__)
@@ -225,6 +226,11 @@ def start_run(
     active = ActiveRun(run)
     stack.append(active)
     _last_active_run_id = run.info.run_id
+    try:
+        system_metrics.start_for_run(run.info.run_id, client.tracking_uri, log_system_metrics, bool(existing))
+    except Exception:
+        end_run(RunStatus.FAILED.name)
+        raise
     return active
 
 
@@ -237,6 +243,7 @@ def end_run(status: str = "FINISHED") -> None:
     run = stack.pop()
     _last_active_run_id = run.info.run_id
     os.environ.pop("MLFLOW_RUN_ID", None)
+    system_metrics.stop_for_run(run.info.run_id)
     _client().set_terminated(run.info.run_id, status)
 
 
@@ -244,6 +251,8 @@ def _end_runs_at_exit() -> None:
     try:
         while _stack():
             end_run()
+    except MlflowException as exc:  # e.g. asynchronous logging that failed: say so, never silently
+        _logger.error("While ending the active run at exit: %s", exc)
     except Exception:  # the interpreter is going away; nothing useful to raise to
         _logger.debug("Could not end the active run at exit", exc_info=True)
 
@@ -284,7 +293,13 @@ def _run_id() -> str:
 
 # ---- logging -------------------------------------------------------------------------------------
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
-    return _client().log_param(_run_id(), key, value)
+    return _client().log_param(_run_id(), key, value, synchronous)
+
+
+def flush_async_logging() -> None:
+    """Wait until every asynchronous logging call so far is stored; raises ``MlflowException`` for
+    those that failed (and were not already reported by ``RunOperations.wait()``)."""
+    async_logging.flush()
 
 
 def log_params(params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> RunOperations | None:
@@ -299,7 +314,6 @@ def log_metric(
     synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
-    **_ignored: Any,
 ) -> RunOperations | None:
     return _client().log_metric(run_id or _run_id(), key, value, timestamp, step, synchronous)
 
@@ -310,7 +324,6 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
-    **_ignored: Any,
 ) -> RunOperations | None:
     ts = timestamp if timestamp is not None else now_ms()
     return _client().log_batch(
@@ -330,9 +343,7 @@ def delete_tag(key: str) -> None:
     _client().delete_tag(_run_id(), key)
 
 
-def log_input(
-    dataset: Any, context: str | None = None, tags: dict[str, str] | None = None, model: Any = None
-) -> None:
+def log_input(dataset: Any, context: str | None = None, tags: dict[str, str] | None = None) -> None:
     """Link a dataset to the active run; ``context`` (e.g. "train") becomes the input tag
     ``mlflow.data.context``. Accepts a ``fluvial.entities.Dataset`` or any object with ``_to_mlflow_entity``."""
     entity = dataset._to_mlflow_entity() if hasattr(dataset, "_to_mlflow_entity") else dataset
@@ -370,9 +381,9 @@ def log_image(
     key: str | None = None,
     step: int | None = None,
     timestamp: int | None = None,
-    synchronous: bool | None = None,
+    synchronous: bool | None = False,
 ) -> None:
-    _client().log_image(_run_id(), image, artifact_file, key, step, timestamp)
+    _client().log_image(_run_id(), image, artifact_file, key, step, timestamp, synchronous)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:

@@ -125,9 +125,23 @@ TRACKING: list[Endpoint] = [
     Endpoint("ListArtifacts", ("GET",), "/mlflow/artifacts/list", {**RUN_ID, "path": string(), "page_token": string()}, access=READ_RUN),
     Endpoint("SearchDatasets", ("POST",), "/mlflow/experiments/search-datasets",
              {"experiment_ids": string(repeated=True)}, ajax_only=True, access=READ_EXPERIMENTS),
+    # MLflow's UI lists AI gateway endpoints here; fluvial has no gateway (GET: none; POST: 501): no data
+    Endpoint("GatewayProxy", ("GET", "POST"), "/mlflow/gateway-proxy", {"gateway_path": string()}, ajax_only=True,
+             access=USER),
 ]
 
-ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in TRACKING}
+# fluvial-only extensions: under /api/2.0/fluvial/... and /ajax-api/2.0/fluvial/..., never under mlflow/.
+# GET with a query string, or POST with a JSON body.
+FLUVIAL: list[Endpoint] = [
+    Endpoint("CountRuns", ("GET", "POST"), "/fluvial/runs/count",
+             {"experiment_ids": string(repeated=True), "filter": string(), "run_view_type": enum_of(ViewType)},
+             access=READ_EXPERIMENTS),
+    Endpoint("GetMetricHistoryReduced", ("GET", "POST"), "/fluvial/metrics/get-history-reduced",
+             {**RUN_ID, "metric_key": string(required=True), "x_axis": string(), "start": double(),
+              "end": double(), "max_points": int32()}, access=READ_RUN),
+]
+
+ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in TRACKING + FLUVIAL}
 
 
 def register(endpoints: list[Endpoint]) -> None:
@@ -202,6 +216,24 @@ MLFLOW_3: list[Endpoint] = [
     Endpoint("GetServerInfo", ("GET",), "/mlflow/server-info", {}, version="3.0", access=USER),
 ]
 register(MLFLOW_3)
+
+# ==================================================================================================
+# fluvial-only endpoints for the web UI, under /ajax-api/2.0/fluvial/ui/... (never under mlflow/).
+# ==================================================================================================
+UI_COLUMNS = {"params": string(repeated=True), "metrics": string(repeated=True), "tags": string(repeated=True)}
+
+FLUVIAL_UI: list[Endpoint] = [
+    Endpoint("UiRunsPage", ("POST",), "/fluvial/ui/runs-page",
+             {"experiment_ids": string(repeated=True), "filter": string(), "order_by": string(repeated=True),
+              "run_view_type": enum_of(ViewType), "page_token": string(), "max_results": int32(),
+              "columns": message(UI_COLUMNS), "start_time_after": int64()}, ajax_only=True,
+             access=READ_EXPERIMENTS),
+    Endpoint("UiCompare", ("POST", "GET"), "/fluvial/ui/compare", {"run_ids": string(repeated=True)},
+             ajax_only=True, access=read("runs", "run_ids")),
+    Endpoint("UiColumns", ("GET", "POST"), "/fluvial/ui/columns", {"experiment_ids": string(repeated=True)},
+             ajax_only=True, access=READ_EXPERIMENTS),
+]
+register(FLUVIAL_UI)
 
 _PARAM = re.compile(r"\{(\w+)(:path)?\}")
 

@@ -152,6 +152,67 @@ def test_bearer_scheme_and_digest_without_password_are_plain_401(world):
         assert response.status == 401, header
 
 
+# ---- the web UI's routes (issue 12) -------------------------------------------------------------------
+def test_ui_data_routes_check_every_run_and_experiment_they_name(world):
+    s, ui = world.server, "/ajax-api/2.0/fluvial"
+    _refused(call(s, "POST", f"{ui}/ui/compare", {"run_ids": [world.eve_run, world.run]}, EVE))
+    assert ok(call(s, "POST", f"{ui}/ui/compare", {"run_ids": [world.eve_run]}, EVE))["runs"]
+    _refused(call(s, "GET", "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
+                  {"run_ids": [world.eve_run, world.run], "metric_key": "m"}, EVE))
+    for path, data in (("ui/runs-page", {"experiment_ids": [world.eve_exp, world.exp]}),
+                       ("ui/columns", {"experiment_ids": [world.exp]}),
+                       ("runs/count", {"experiment_ids": [world.eve_exp, world.exp]})):
+        _refused(call(s, "POST", f"{ui}/{path}", data, EVE))
+    _refused(call(s, "GET", "/api/2.0/fluvial/runs/count", {"experiment_ids": [world.eve_exp, world.exp]}, EVE))
+    assert ok(call(s, "GET", "/api/2.0/fluvial/runs/count", {"experiment_ids": [world.eve_exp]}, EVE)) == {"count": 1}
+    _refused(call(s, "GET", "/api/2.0/fluvial/metrics/get-history-reduced",
+                  {"run_id": world.run, "metric_key": "m"}, EVE))
+    assert ok(call(s, "GET", "/api/2.0/fluvial/metrics/get-history-reduced",
+                   {"run_id": world.run, "metric_key": "m"}, VICTIM))["metrics"][0]["value"] == 1.0
+    assert ok(call(s, "GET", "/ajax-api/2.0/mlflow/gateway-proxy", {}, EVE)) == {"endpoints": []}
+
+
+def test_ui_artifact_routes_check_the_run_or_model_they_read_and_write(world):
+    s = world.server
+    # get-artifact reads run_id, else run_uuid: the check follows the same field
+    _refused(call(s, "GET", "/get-artifact", {"run_uuid": world.run, "path": "f.txt"}, EVE))
+    _refused(call(s, "GET", "/get-artifact", {"run_id": world.run, "run_uuid": world.eve_run, "path": "f.txt"}, EVE))
+    assert call(s, "GET", "/get-artifact", {"run_id": world.run, "path": "f.txt"}, VICTIM).body == b"victim-secret"
+    # upload-artifact writes to run_uuid, whatever run_id says
+    before = snapshot(s)
+    for query in (f"run_uuid={world.run}", f"run_id={world.eve_run}&run_uuid={world.run}"):
+        _refused(call(s, "POST", f"/ajax-api/2.0/mlflow/upload-artifact?{query}&path=evil.txt", auth=EVE, body=b"x",
+                      headers={"Content-Type": "application/octet-stream"}))
+    assert snapshot(s) == before
+    ok(call(s, "POST", f"/ajax-api/2.0/mlflow/upload-artifact?run_uuid={world.eve_run}&path=mine.txt", auth=EVE,
+            body=b"mine", headers={"Content-Type": "application/octet-stream"}))
+    # a model version's files: the model's grant decides, and what is read is the version's own source
+    version = ok(call(s, "POST", "/api/2.0/mlflow/model-versions/create",
+                      {"name": world.model, "source": f"runs:/{world.run}", "run_id": world.run}, VICTIM))
+    number = version["model_version"]["version"]
+    query = {"name": world.model, "version": number, "path": "f.txt"}
+    _refused(call(s, "GET", "/model-versions/get-artifact", query, EVE))
+    assert call(s, "GET", "/model-versions/get-artifact", query, VICTIM).body == b"victim-secret"
+    _refused(call(s, "GET", "/model-versions/get-artifact", {**query, "name": world.eve_model, "version": "1"},
+                  EVE), 404)
+
+
+def test_ui_pages_need_a_session_and_only_the_login_page_is_public(world):
+    s = world.server
+    browser = {"Accept": "text/html,application/xhtml+xml"}
+    for path in ("/", "/static-files/app.css", "/ui-assets/0000/main.js"):
+        redirect = call(s, "GET", path, headers=browser)
+        assert redirect.status == 302 and redirect.headers["location"].startswith("/login?next="), path
+        assert call(s, "GET", path).status == 401, path
+    login = ok(call(s, "POST", "/api/2.0/fluvial/users/login", {"username": "eve", "password": PASSWORD}))
+    assert login["user"]["username"] == "eve"
+    page = call(s, "GET", "/", auth=EVE, headers=browser)
+    assert page.status == 200 and b"<html" in page.body.lower()
+    asset = re.search(r'/ui-assets/[0-9a-f]+/', page.body.decode())
+    assert asset is not None
+    assert call(s, "GET", asset.group(0) + "main.js", auth=EVE).status == 200
+
+
 # ---- filtered searches page correctly ----------------------------------------------------------------
 def _pages(world: World, path: str, key: str, method: str, size: int) -> list[list[str]]:
     pages, token = [], None

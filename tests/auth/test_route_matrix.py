@@ -229,12 +229,13 @@ def test_a_route_without_a_declaration_stops_the_server_naming_it(tmp_path):
     bad = Endpoint("CountRuns", ("GET",), "/fluvial/runs/count", {})
     with pytest.raises(RouteWithoutPermission, match=r"endpoint CountRuns \(GET /api/2.0/fluvial/runs/count\)"):
         check_declared([], [bad])
+    declared = ENDPOINTS["CountRuns"]
     ENDPOINTS["CountRuns"] = bad
     try:
         with pytest.raises(RouteWithoutPermission, match="CountRuns"):
             create_app(Stores(config=ServerConfig(serve_artifacts=False), tracking=None))
     finally:
-        del ENDPOINTS["CountRuns"]
+        ENDPOINTS["CountRuns"] = declared
 
 
 @pytest.mark.slow
@@ -256,6 +257,8 @@ def test_rest_endpoint_by_role(server, name):
 
 def _starlette_cases(w: World) -> list[tuple[str, str, dict[str, Any] | None, bytes | None]]:
     """(method, target, query/json, raw body) for the app's own routes, keyed by route path."""
+    from fluvial.server.ui.assets import ASSET_BASE, load_bundle
+
     art = f"{w.artifact_dir}/f.txt"
     return [
         ("GET", "/health", None, None),
@@ -263,6 +266,13 @@ def _starlette_cases(w: World) -> list[tuple[str, str, dict[str, Any] | None, by
         ("GET", "/login", None, None),
         ("POST", "/api/2.0/fluvial/users/logout", {}, None),
         ("GET", "/get-artifact", {"run_uuid": w.run_id, "path": "f.txt"}, None),
+        ("GET", "/get-artifact", {"run_id": w.run_id, "path": "f.txt"}, None),
+        ("GET", "/model-versions/get-artifact", {"name": w.model, "version": "1", "path": "f.txt"}, None),
+        ("POST", f"/ajax-api/2.0/mlflow/upload-artifact?run_uuid={w.run_id}&path=up.txt", None, b"up"),
+        ("GET", "/static-files/app.css", None, None),
+        ("GET", "/", None, None),
+        ("HEAD", "/", None, None),
+        ("GET", f"{ASSET_BASE}/{load_bundle().digest}/main.js", None, None),
     ] + [case for base in ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts") for case in (
         ("GET", f"{base}/artifacts", {"path": w.artifact_dir}, None),
         ("GET", f"{base}/artifacts/{art}", None, None),

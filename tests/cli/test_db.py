@@ -60,8 +60,14 @@ def test_a_database_written_by_mlflow_is_already_current(tmp_path, cli):
         check=True, capture_output=True, timeout=300,
     )
     before = cli.dump_db(uri)
-    assert cli.ok("db", "upgrade", uri).stdout.endswith("nothing to do.\n")
+    result = cli.ok("db", "upgrade", uri)
+    from fluvial.store.tracking.sql.indexes import COUNTS_TABLE, NAMES
+
+    assert result.stdout.splitlines()[:-1] == [f"created index {name}" for name in NAMES] + [
+        f"created table {COUNTS_TABLE}"]  # only fluvial's
+    assert f"creating index {NAMES[0]} on runs (0 rows)..." in result.stderr  # progress, on stderr
     assert cli.dump_db(uri) == before
+    assert cli.ok("db", "upgrade", uri).stdout.endswith("nothing to do.\n")
 
 
 def test_bad_urls(cli, tmp_path):

@@ -206,7 +206,7 @@ def test_a_failing_step_says_what_failed(capfd):
                  "installing things", report=lambda m: None)
     assert "installing things failed (exit status 3)" in info.value.message
     assert "ERROR: no such package" in info.value.message
-    assert "collecting" in capfd.readouterr().err  # the step's output was shown
+    assert "collecting" in capfd.readouterr().err  # a failed step's output is shown (quiet otherwise)
     with pytest.raises(EnvironmentBuildError, match="cannot run"):
         run_step(["/nonexistent/tool"], "running a tool", report=lambda m: None)
 

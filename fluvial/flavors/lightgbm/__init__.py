@@ -7,21 +7,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
-import sys
 from typing import Any
 
 from fluvial.exceptions import InvalidParameterValue, MlflowException
-from fluvial.models.model import (
-    MLMODEL_FILE_NAME,
-    Model,
-    ModelInfo,
-    copy_code_paths,
-    flavor_conf,
-    model_file,
-    prepare_model_dir,
-)
-from fluvial.models.saving import add_to_model, finish_model
+from fluvial.models.flavor import load_flavor_dir, log_flavor_model, new_model_dir
+from fluvial.models.model import Model, ModelInfo, flavor_conf, model_file
+from fluvial.models.saving import add_to_model
 
 FLAVOR_NAME = "lightgbm"
 LOADER_MODULE = "mlflow.lightgbm"  # MLflow's name, so MLflow loads what fluvial saves
@@ -55,7 +46,6 @@ def save_model(
     pip_requirements: Any = None,
     extra_pip_requirements: Any = None,
     metadata: dict[str, Any] | None = None,
-    **kwargs: Any,
 ) -> None:
     """Save a ``Booster`` or a LightGBM scikit-learn model in MLflow's lightgbm format (with pyfunc)."""
     lightgbm = _require()
@@ -64,32 +54,25 @@ def save_model(
     if not (is_booster or isinstance(lgb_model, lightgbm.LGBMModel)):
         raise InvalidParameterValue(
             f"save_model expects a lightgbm.Booster or a LightGBM scikit-learn model, got {type(lgb_model).__name__}")
-    path = prepare_model_dir(path)
-    try:
-        mlflow_model = mlflow_model or Model()
-        code = copy_code_paths(code_paths, path)
+    with new_model_dir(path, mlflow_model, code_paths) as target:
         data = "model.lgb" if is_booster else "model.pkl"
         if is_booster:
-            lgb_model.save_model(os.path.join(path, data))
+            lgb_model.save_model(target.file(data))
         else:
             import cloudpickle
 
-            with open(os.path.join(path, data), "wb") as fh:
+            with open(target.file(data), "wb") as fh:
                 cloudpickle.dump(lgb_model, fh, protocol=pickle.DEFAULT_PROTOCOL)
         cls = type(lgb_model)
-        add_to_model(mlflow_model, LOADER_MODULE, data=data, code=code)
-        mlflow_model.add_flavor(FLAVOR_NAME, lgb_version=lightgbm.__version__, data=data,
-                                model_class=f"{cls.__module__}.{cls.__qualname__}", code=code)
-        finish_model(
-            path, mlflow_model, signature=signature, input_example=input_example,
-            predict=_LGBModelWrapper(lgb_model).predict,
+        add_to_model(target.model, LOADER_MODULE, data=data, code=target.code)
+        target.model.add_flavor(FLAVOR_NAME, lgb_version=lightgbm.__version__, data=data,
+                                model_class=f"{cls.__module__}.{cls.__qualname__}", code=target.code)
+        target.finish(
+            signature=signature, input_example=input_example, predict=_LGBModelWrapper(lgb_model).predict,
             default_pip_requirements=get_default_pip_requirements(include_cloudpickle=not is_booster),
             pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements, conda_env=conda_env,
             metadata=metadata,
         )
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
 
 
 def log_model(
@@ -107,20 +90,13 @@ def log_model(
     name: str | None = None,
     **kwargs: Any,
 ) -> ModelInfo:
-    """Log a LightGBM model as artifacts of the active run (``name=`` is MLflow 3's spelling)."""
-    return Model.log(
-        artifact_path=artifact_path or name,  # type: ignore[arg-type]
-        flavor=sys.modules[__name__],
-        registered_model_name=registered_model_name,
-        await_registration_for=await_registration_for,
-        metadata=metadata,
-        lgb_model=lgb_model,
-        conda_env=conda_env,
-        code_paths=code_paths,
-        signature=signature,
-        input_example=input_example,
-        pip_requirements=pip_requirements,
-        extra_pip_requirements=extra_pip_requirements,
+    """Log a LightGBM model as artifacts of the active run (``name=`` is MLflow 3's spelling); other
+    keyword arguments go to ``save_model`` (an unknown one is a ``TypeError``)."""
+    return log_flavor_model(
+        __name__, artifact_path, name=name, registered_model_name=registered_model_name,
+        await_registration_for=await_registration_for, metadata=metadata, lgb_model=lgb_model, conda_env=conda_env,
+        code_paths=code_paths, signature=signature, input_example=input_example, pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements, **kwargs,
     )
 
 
@@ -141,16 +117,8 @@ def _load_model(path: str) -> Any:
 
 def load_model(model_uri: str, dst_path: str | None = None) -> Any:
     """The LightGBM model (a ``Booster`` or the scikit-learn wrapper it was saved as)."""
-    from fluvial.models.uri import download_model
-
-    local = download_model(model_uri, dst_path)
-    model_dir = local if os.path.isdir(local) else os.path.dirname(local)
-    conf = Model.load(os.path.join(model_dir, MLMODEL_FILE_NAME)).flavors.get(FLAVOR_NAME) or {}
-    if conf.get("code"):
-        code_dir = model_file(model_dir, conf["code"])
-        if code_dir not in sys.path:
-            sys.path.insert(0, code_dir)
-    return _load_model(local)
+    model_dir, _conf = load_flavor_dir(model_uri, FLAVOR_NAME, dst_path)
+    return _load_model(model_dir)
 
 
 class _LGBModelWrapper:

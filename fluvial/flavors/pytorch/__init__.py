@@ -18,19 +18,12 @@ import importlib
 import logging
 import os
 import shutil
-import sys
 from typing import Any
 
 from fluvial.exceptions import InvalidParameterValue, MlflowException
-from fluvial.models.model import (
-    Model,
-    ModelInfo,
-    copy_code_paths,
-    flavor_conf,
-    model_file,
-    prepare_model_dir,
-)
-from fluvial.models.saving import add_to_model, finish_model
+from fluvial.models.flavor import load_flavor_dir, log_flavor_model, new_model_dir
+from fluvial.models.model import Model, ModelInfo, model_file
+from fluvial.models.saving import add_to_model
 
 _logger = logging.getLogger(__name__)
 
@@ -108,36 +101,33 @@ def save_model(
             raise InvalidParameterValue("Pass requirements_file or pip_requirements, not both.")
         _logger.warning("requirements_file is deprecated (as in MLflow); use pip_requirements. Using it as such.")
         pip_requirements = requirements_file
+    from fluvial.models.flavor import check_save_kwargs
+
+    check_save_kwargs(save_model, kwargs, torch.save)
     name = _pickle_module_name(pickle_module)
     module = pickle_module or _import_pickle_module(name)
-    path = prepare_model_dir(path)
-    try:
-        mlflow_model = mlflow_model or Model()
-        code = copy_code_paths(code_paths, path)
-        data_dir = os.path.join(path, MODEL_DATA)
+    with new_model_dir(path, mlflow_model, code_paths) as target:
+        code = target.code
+        data_dir = target.file(MODEL_DATA)
         os.makedirs(data_dir)
         with open(os.path.join(data_dir, PICKLE_MODULE_INFO_FILE), "w") as fh:
             fh.write(name)
-        target = os.path.join(data_dir, MODEL_FILE)
+        model_path = os.path.join(data_dir, MODEL_FILE)
         if isinstance(pytorch_model, torch.jit.ScriptModule):
-            torch.jit.save(pytorch_model, target)
+            torch.jit.save(pytorch_model, model_path)
         else:
-            torch.save(pytorch_model, target, pickle_module=module, **kwargs)
+            torch.save(pytorch_model, model_path, pickle_module=module, **kwargs)
         flavor: dict[str, Any] = {"model_data": MODEL_DATA, "pytorch_version": str(torch.__version__), "code": code}
         if extra_files:
-            flavor[EXTRA_FILES_KEY] = _copy_extra_files(extra_files, path)
-        mlflow_model.add_flavor(FLAVOR_NAME, **flavor)
-        add_to_model(mlflow_model, LOADER_MODULE, data=MODEL_DATA, code=code, pickle_module_name=name,
+            flavor[EXTRA_FILES_KEY] = _copy_extra_files(extra_files, target.path)
+        target.model.add_flavor(FLAVOR_NAME, **flavor)
+        add_to_model(target.model, LOADER_MODULE, data=MODEL_DATA, code=code, pickle_module_name=name,
                      model_config={"device": None})
-        finish_model(
-            path, mlflow_model, signature=signature, input_example=input_example,
-            predict=_PyTorchWrapper(pytorch_model, "cpu").predict,
+        target.finish(
+            signature=signature, input_example=input_example, predict=_PyTorchWrapper(pytorch_model, "cpu").predict,
             default_pip_requirements=get_default_pip_requirements(), pip_requirements=pip_requirements,
             extra_pip_requirements=extra_pip_requirements, conda_env=conda_env, metadata=metadata,
         )
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
 
 
 def _copy_extra_files(extra_files: list[str], model_dir: str) -> list[dict[str, str]]:
@@ -172,24 +162,15 @@ def log_model(
     name: str | None = None,
     **kwargs: Any,
 ) -> ModelInfo:
-    """Log a PyTorch model as artifacts of the active run (``name=`` is MLflow 3's spelling)."""
-    return Model.log(
-        artifact_path=artifact_path or name,  # type: ignore[arg-type]
-        flavor=sys.modules[__name__],
-        registered_model_name=registered_model_name,
-        await_registration_for=await_registration_for,
-        metadata=metadata,
-        pytorch_model=pytorch_model,
-        conda_env=conda_env,
-        code_paths=code_paths,
-        pickle_module=pickle_module,
-        signature=signature,
-        input_example=input_example,
-        requirements_file=requirements_file,
-        extra_files=extra_files,
-        pip_requirements=pip_requirements,
-        extra_pip_requirements=extra_pip_requirements,
-        **kwargs,
+    """Log a PyTorch model as artifacts of the active run (``name=`` is MLflow 3's spelling); other
+    keyword arguments go to ``torch.save``."""
+    return log_flavor_model(
+        __name__, artifact_path, name=name, registered_model_name=registered_model_name,
+        await_registration_for=await_registration_for, metadata=metadata, pytorch_model=pytorch_model,
+        conda_env=conda_env, code_paths=code_paths, pickle_module=pickle_module, signature=signature,
+        input_example=input_example, requirements_file=requirements_file, extra_files=extra_files,
+        pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
+        extra_kwargs_to=_require().save, **kwargs,
     )
 
 
@@ -233,24 +214,12 @@ def _is_torchscript(path: str) -> bool:
     return any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names)
 
 
-def _flavor_conf(model_dir: str) -> dict[str, Any]:
-    return flavor_conf(model_dir, FLAVOR_NAME)[1]
-
-
 def load_model(model_uri: str, dst_path: str | None = None, **kwargs: Any) -> Any:
     """The ``torch.nn.Module`` of a model with the pytorch flavor (in eval mode); ``kwargs`` go to
     ``torch.load``."""
     torch = _require()
 
-    from fluvial.models.uri import download_model
-
-    local = download_model(model_uri, dst_path)
-    model_dir = local if os.path.isdir(local) else os.path.dirname(local)
-    conf = _flavor_conf(model_dir)
-    if conf.get("code"):
-        code_dir = model_file(model_dir, conf["code"])
-        if code_dir not in sys.path:
-            sys.path.insert(0, code_dir)
+    model_dir, conf = load_flavor_dir(model_uri, FLAVOR_NAME, dst_path)
     if conf.get("pytorch_version") and str(conf["pytorch_version"]) != str(torch.__version__):
         _logger.warning("The model was saved with PyTorch %s; PyTorch %s is installed.", conf["pytorch_version"],
                         torch.__version__)

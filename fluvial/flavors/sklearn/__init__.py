@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
-import sys
 from typing import Any
 
 from fluvial.exceptions import InvalidParameterValue, MlflowException
-from fluvial.models.model import (
-    Model,
-    ModelInfo,
-    copy_code_paths,
-    flavor_conf,
-    model_file,
-    prepare_model_dir,
-)
-from fluvial.models.saving import add_to_model, finish_model
+from fluvial.models.flavor import load_flavor_dir, log_flavor_model, new_model_dir
+from fluvial.models.model import Model, ModelInfo, flavor_conf, model_file
+from fluvial.models.saving import add_to_model
 
 FLAVOR_NAME = "sklearn"
 LOADER_MODULE = "mlflow.sklearn"  # MLflow's name, so MLflow loads what fluvial saves
@@ -70,7 +62,6 @@ def save_model(
     pyfunc_predict_fn: str = "predict",
     metadata: dict[str, Any] | None = None,
     skops_trusted_types: list[str] | None = None,
-    **kwargs: Any,
 ) -> None:
     """Save a scikit-learn estimator in MLflow's sklearn format (with a pyfunc flavor)."""
     if serialization_format not in SUPPORTED_SERIALIZATION_FORMATS:
@@ -84,28 +75,22 @@ def save_model(
         )
     import sklearn
 
-    path = prepare_model_dir(path)
-    try:
-        mlflow_model = mlflow_model or Model()
-        code = copy_code_paths(code_paths, path)
-        _dump(sk_model, os.path.join(path, MODEL_FILE), serialization_format, skops_trusted_types)
+    with new_model_dir(path, mlflow_model, code_paths) as target:
+        code = target.code
+        _dump(sk_model, target.file(MODEL_FILE), serialization_format, skops_trusted_types)
         if hasattr(sk_model, pyfunc_predict_fn):
-            add_to_model(mlflow_model, LOADER_MODULE, model_path=MODEL_FILE, predict_fn=pyfunc_predict_fn, code=code)
+            add_to_model(target.model, LOADER_MODULE, model_path=MODEL_FILE, predict_fn=pyfunc_predict_fn, code=code)
         flavor: dict[str, Any] = {"pickled_model": MODEL_FILE, "sklearn_version": sklearn.__version__,
                                   "serialization_format": serialization_format, "code": code}
         if serialization_format == SERIALIZATION_FORMAT_SKOPS and skops_trusted_types:
             flavor["skops_trusted_types"] = list(skops_trusted_types)
-        mlflow_model.add_flavor(FLAVOR_NAME, **flavor)
-        predict = getattr(sk_model, pyfunc_predict_fn, None)
-        finish_model(
-            path, mlflow_model, signature=signature, input_example=input_example, predict=predict,
+        target.model.add_flavor(FLAVOR_NAME, **flavor)
+        target.finish(
+            signature=signature, input_example=input_example, predict=getattr(sk_model, pyfunc_predict_fn, None),
             default_pip_requirements=get_default_pip_requirements(serialization_format == SERIALIZATION_FORMAT_CLOUDPICKLE),
             pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
             conda_env=conda_env, metadata=metadata,
         )
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
 
 
 def log_model(
@@ -124,24 +109,14 @@ def log_model(
     metadata: dict[str, Any] | None = None,
     name: str | None = None,
     skops_trusted_types: list[str] | None = None,
-    **kwargs: Any,
 ) -> ModelInfo:
     """Log a scikit-learn estimator as artifacts of the active run (``name=`` is MLflow 3's spelling)."""
-    return Model.log(
-        artifact_path=artifact_path or name,  # type: ignore[arg-type]
-        flavor=sys.modules[__name__],
-        registered_model_name=registered_model_name,
-        await_registration_for=await_registration_for,
-        metadata=metadata,
-        sk_model=sk_model,
-        conda_env=conda_env,
-        code_paths=code_paths,
-        serialization_format=serialization_format,
-        signature=signature,
-        input_example=input_example,
-        pip_requirements=pip_requirements,
-        extra_pip_requirements=extra_pip_requirements,
-        pyfunc_predict_fn=pyfunc_predict_fn,
+    return log_flavor_model(
+        __name__, artifact_path, name=name, registered_model_name=registered_model_name,
+        await_registration_for=await_registration_for, metadata=metadata, sk_model=sk_model, conda_env=conda_env,
+        code_paths=code_paths, serialization_format=serialization_format, signature=signature,
+        input_example=input_example, pip_requirements=pip_requirements,
+        extra_pip_requirements=extra_pip_requirements, pyfunc_predict_fn=pyfunc_predict_fn,
         skops_trusted_types=skops_trusted_types,
     )
 
@@ -179,14 +154,7 @@ def _model_dir_and_conf(path: str) -> tuple[str, dict[str, Any]]:
 
 def load_model(model_uri: str, dst_path: str | None = None) -> Any:
     """The original scikit-learn estimator of a model with the sklearn flavor."""
-    from fluvial.models.uri import download_model
-
-    local = download_model(model_uri, dst_path)
-    model_dir, conf = _model_dir_and_conf(local)
-    if conf.get("code"):
-        code_dir = model_file(model_dir, conf["code"])
-        if code_dir not in sys.path:
-            sys.path.insert(0, code_dir)
+    model_dir, conf = load_flavor_dir(model_uri, FLAVOR_NAME, dst_path)
     return _load_from_file(
         model_file(model_dir, conf.get("pickled_model", MODEL_FILE)),
         conf.get("serialization_format", SERIALIZATION_FORMAT_PICKLE),

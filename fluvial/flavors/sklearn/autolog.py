@@ -113,6 +113,12 @@ def _make_fit_patch(method: str) -> Any:
         result = original(self, *args, **kwargs)
         if y is not None:
             session.attempt("log training metrics", _log_training_metrics, session, self, X, y, sample_weight)
+            from sklearn.base import is_classifier
+
+            if is_classifier(self):
+                from fluvial.autologging.plots import log_classifier_plots
+
+                session.attempt("plot the training metrics", log_classifier_plots, session, self, X, y)
         if search:
             session.attempt("log the parameter search", _log_search, session, self)
         if session.option("log_models", True):

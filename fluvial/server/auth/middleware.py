@@ -36,9 +36,9 @@ class AuthMiddleware:
     def _access(self, scope: Scope) -> tuple[Access | None, dict[str, Any], bool]:
         """(declared access, path parameters, whether the REST layer checks the resource)."""
         found = self.rpc._route(scope["path"], scope["method"])
-        if found is not None:
-            endpoint = found[0]
-            return (endpoint.access if endpoint is not None else None), {}, True
+        if found is not None and found[0] is not None:
+            return found[0].access, {}, True
+        # not in the REST table: the app's own routes (upload-artifact under /ajax-api/2.0/mlflow/ too)
         for r in self.routes:
             match, child = r.matches(scope)
             if match == Match.FULL:
@@ -93,8 +93,10 @@ class AuthMiddleware:
             await self._unauthenticated(scope, send, headers)
             return
         if access is not None and not rest and access.resource is not None:
-            fields: dict[str, Any] = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"),
-                                                    keep_blank_values=True))
+            pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+            fields: dict[str, Any] = dict(pairs)  # the last of repeated keys, as Starlette's query_params
+            if access.resource in ("runs", "experiments"):  # every id named, repeated keys included
+                fields[access.field or ""] = [v for k, v in pairs if k == access.field]
             fields.update(params)
             try:
                 await run_in_threadpool(self.authority.require, caller, access, fields)

@@ -23,6 +23,15 @@ def handler(name: str) -> Callable[[Handler], Handler]:
 
 
 def load_all() -> dict[str, Handler]:
-    from fluvial.server.handlers import artifacts, experiments, logged_models, metrics, registry, runs  # noqa: F401
+    from fluvial.server.handlers import (  # noqa: F401
+        artifacts,
+        experiments,
+        extensions,
+        logged_models,
+        metrics,
+        registry,
+        runs,
+        ui,
+    )
 
     return HANDLERS

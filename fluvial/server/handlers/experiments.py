@@ -11,6 +11,8 @@ from fluvial.server.handlers import handler
 from fluvial.server.handlers.limits import check_artifact_location, check_search_args
 from fluvial.wire.entities import experiment_to_json
 
+MAX_DATASET_EXPERIMENTS = 20
+
 
 @handler("CreateExperiment")
 def create_experiment(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
@@ -76,3 +78,18 @@ def set_experiment_tag(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
 def delete_experiment_tag(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
     stores.tracking.delete_experiment_tag(req["experiment_id"], req["key"])
     return {}
+
+
+@handler("SearchDatasets")
+def search_datasets(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    """MLflow's UI-only dataset summaries of experiments (``/ajax-api/2.0/mlflow/experiments/search-datasets``)."""
+    experiment_ids = req.get("experiment_ids", [])
+    if not experiment_ids:
+        raise InvalidParameterValue("SearchDatasets request must specify at least one experiment_id.")
+    if len(experiment_ids) > MAX_DATASET_EXPERIMENTS:
+        raise InvalidParameterValue(f"SearchDatasets request cannot specify more than {MAX_DATASET_EXPERIMENTS} "
+                                    f"experiment_ids. Received {len(experiment_ids)} experiment_ids.")
+    summaries = [{"experiment_id": d.experiment_id, "name": d.name, "digest": d.digest,
+                  **({"context": d.context} if d.context is not None else {})}
+                 for d in stores.tracking.search_datasets(experiment_ids)]
+    return {"dataset_summaries": summaries} if summaries else {}

@@ -6,6 +6,7 @@ import abc
 import os
 import posixpath
 import tempfile
+from collections.abc import Callable
 
 from fluvial._internal.paths import validate_relative_path
 from fluvial.entities import FileInfo
@@ -14,8 +15,19 @@ from fluvial.entities import FileInfo
 class ArtifactRepository(abc.ABC):
     """Files under ``artifact_uri``. Paths given to methods are relative to it."""
 
+    # Called with the size of each file transferred (set while a progress line is shown).
+    on_file_done: Callable[[int], None] | None = None
+
     def __init__(self, artifact_uri: str) -> None:
         self.artifact_uri = artifact_uri
+
+    def _file_done(self, local_path: str) -> None:
+        if self.on_file_done is not None:
+            try:
+                size = os.path.getsize(local_path)
+            except OSError:
+                size = 0
+            self.on_file_done(size)
 
     @abc.abstractmethod
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> None:
@@ -36,7 +48,14 @@ class ArtifactRepository(abc.ABC):
     def delete_artifacts(self, artifact_path: str | None = None) -> None: ...
 
     def download_artifacts(self, artifact_path: str, dst_path: str | None = None) -> str:
-        """Copy a file or a directory tree to ``dst_path`` (a new temp dir by default); the local path."""
+        """Copy a file or a directory tree to ``dst_path`` (a new temp dir by default); the local path.
+        On a terminal a progress line counts the files and bytes."""
+        from fluvial._internal.progress import artifact_progress
+
+        with artifact_progress(self, "Downloading artifacts"):
+            return self._download(artifact_path, dst_path)
+
+    def _download(self, artifact_path: str, dst_path: str | None) -> str:
         rel = validate_relative_path(artifact_path)
         dst = os.path.abspath(dst_path) if dst_path else tempfile.mkdtemp(prefix="fluvial-artifacts-")
         os.makedirs(dst, exist_ok=True)
@@ -45,6 +64,7 @@ class ArtifactRepository(abc.ABC):
             local = os.path.join(dst, *rel.split("/"))
             os.makedirs(os.path.dirname(local), exist_ok=True)
             self._download_file(rel, local)
+            self._file_done(local)
             return local
         self._download_tree(rel, dst, entries)
         return os.path.join(dst, *rel.split("/")) if rel else dst
@@ -62,6 +82,7 @@ class ArtifactRepository(abc.ABC):
             else:
                 os.makedirs(os.path.dirname(local), exist_ok=True)
                 self._download_file(info.path, local)
+                self._file_done(local)
 
     @staticmethod
     def join(*parts: str | None) -> str:

@@ -186,11 +186,11 @@ class HttpArtifactRepository(ArtifactRepository):
         if not rel or rel == directory:
             raise InvalidParameterValue(f"Cannot log {local_file!r}: it has no file name")
         size = os.path.getsize(local_file)
-        if self._multipart_wanted(size) and self._multipart_upload(local_file, directory, size):
-            return
-        headers = {**default_headers(), "Content-Type": _mime(name), "Content-Length": str(size)}
-        with open(local_file, "rb") as fh:
-            self._send(HttpRequest("PUT", self._file_url(rel), headers, _reader(fh)), f"PUT {ARTIFACTS_ROUTE}")
+        if not (self._multipart_wanted(size) and self._multipart_upload(local_file, directory, size)):
+            headers = {**default_headers(), "Content-Type": _mime(name), "Content-Length": str(size)}
+            with open(local_file, "rb") as fh:
+                self._send(HttpRequest("PUT", self._file_url(rel), headers, _reader(fh)), f"PUT {ARTIFACTS_ROUTE}")
+        self._file_done(local_file)
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         local_dir = os.path.abspath(os.fspath(local_dir))

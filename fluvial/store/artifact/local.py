@@ -23,11 +23,17 @@ class LocalArtifactRepository(ArtifactRepository):
         dest_dir = self._path(artifact_path)
         os.makedirs(dest_dir, exist_ok=True)
         shutil.copy2(local_file, os.path.join(dest_dir, os.path.basename(local_file)))
+        self._file_done(local_file)
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         dest_dir = self._path(artifact_path)
         os.makedirs(dest_dir, exist_ok=True)
-        shutil.copytree(local_dir, dest_dir, dirs_exist_ok=True)
+        def copy(src: str, dst: str) -> str:
+            result = shutil.copy2(src, dst)
+            self._file_done(src)
+            return str(result)
+
+        shutil.copytree(local_dir, dest_dir, dirs_exist_ok=True, copy_function=copy)
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         rel = validate_relative_path(path)

@@ -200,6 +200,7 @@ class S3ArtifactRepository(ArtifactRepository):
         with _s3_errors(f"upload of {self._where(key)}"):
             self.client.upload_file(local_file, self.bucket, key, ExtraArgs=_extra_args() or None,
                                     Config=transfer.TransferConfig(multipart_chunksize=PART_SIZE))
+        self._file_done(local_file)
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         local_dir = os.path.abspath(os.fspath(local_dir))

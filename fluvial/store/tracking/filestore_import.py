@@ -100,7 +100,17 @@ def _read_yaml(path: str) -> Any:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(_read_text(path), Loader=loader)  # a safe loader
+    try:
+        data = yaml.load(_read_text(path), Loader=loader)  # a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise InvalidParameterValue(f"{path} is not valid YAML{where}: {getattr(exc, 'problem', None) or exc}. "
+                                    "Fix or remove that file, then run the command again.") from None
+    if data is not None and not isinstance(data, dict):
+        raise InvalidParameterValue(f"{path} must hold a mapping of fields, not {type(data).__name__}. "
+                                    "Fix or remove that file, then run the command again.")
+    return data
 
 
 def _read_key_files(directory: str) -> dict[str, str]:

@@ -234,6 +234,34 @@ class RestTrackingStore(TrackingStore):
         })
         return PagedList([metric_from_json(m) for m in body.get("metrics", [])], body.get("next_page_token") or None)
 
+    # ---- fluvial-only extensions (a fluvial server answers them; an mlflow server does not) ------
+    def count_runs(
+        self, experiment_ids: Sequence[str], filter_string: str = "", run_view_type: int = ViewType.ACTIVE_ONLY
+    ) -> int:
+        body = self._call("CountRuns", {"experiment_ids": [str(x) for x in experiment_ids],
+                                        "filter": filter_string or "", "run_view_type": _view(run_view_type)})
+        return int(body.get("count", 0))
+
+    def get_metric_history_reduced(
+        self,
+        run_id: str,
+        metric_key: str,
+        *,
+        x_axis: str = "step",
+        start: float | None = None,
+        end: float | None = None,
+        max_points: int = 1000,
+    ) -> tuple[list[Metric], bool, int]:
+        from fluvial.search.downsample import check_arguments
+
+        check_arguments(x_axis, start, end, max_points)
+        body = self._call("GetMetricHistoryReduced", {
+            "run_id": run_id, "metric_key": metric_key, "x_axis": x_axis, "start": start, "end": end,
+            "max_points": max_points,
+        })
+        points = [metric_from_json(m) for m in body.get("metrics", [])]
+        return points, bool(body.get("reduced", False)), int(body.get("total", len(points)))
+
     def record_logged_model(self, run_id: str, model_dict: dict) -> None:
         self._call("LogModel", {"run_id": run_id, "model_json": json.dumps(model_dict)})
 

@@ -64,3 +64,33 @@ def write_metric_rows(
     _run_state, insert_metric, upsert_latest = statements(dialect.name)
     insert_metric.executemany(cursor, dialect, rows, METRIC_COLUMNS)
     upsert_latest.executemany(cursor, dialect, latest, METRIC_COLUMNS)
+
+
+_param_cache: dict[str, tuple[Prepared, Prepared, Prepared]] = {}
+
+
+def _param_statements(dialect_name: str) -> tuple[Prepared, Prepared, Prepared]:
+    found = _param_cache.get(dialect_name)
+    if found is None:
+        p = s.params
+        run_state = sa.select(s.runs.c.lifecycle_stage).where(s.runs.c.run_uuid == sa.bindparam("run_uuid"))
+        existing = sa.select(p.c.value).where(p.c.run_uuid == sa.bindparam("run_uuid"), p.c.key == sa.bindparam("key"))
+        insert = sa.insert(p).values({c: sa.bindparam(c) for c in ("key", "value", "run_uuid")})
+        found = _param_cache[dialect_name] = (Prepared(run_state), Prepared(existing), Prepared(insert))
+    return found
+
+
+def log_param_row(cursor: Any, dialect: sa.Dialect, row: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Insert one param unless it exists; returns (the run's lifecycle stage or None when the run does
+    not exist, the value already logged under that key or None). Writes only into an active run."""
+    run_state, existing, insert = _param_statements(dialect.name)
+    run_state.execute(cursor, dialect, row)
+    found = cursor.fetchone()
+    if found is None or found[0] != "active":
+        return (None if found is None else found[0]), None
+    existing.execute(cursor, dialect, row)
+    old = cursor.fetchone()
+    if old is not None:
+        return "active", old[0]
+    insert.execute(cursor, dialect, row)
+    return "active", None

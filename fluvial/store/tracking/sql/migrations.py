@@ -3,10 +3,12 @@ when not, and (``fluvial db upgrade``) add whatever tables, columns and indexes 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 
 from fluvial.exceptions import MlflowException
-from fluvial.store.tracking.sql import schema
+from fluvial.store.tracking.sql import indexes, schema
 from fluvial.store.tracking.sql.engine import write_transaction
 
 
@@ -37,11 +39,14 @@ def initialize(engine: sa.Engine) -> None:
                 "`fluvial db upgrade <database URI>` to migrate it to the schema fluvial uses "
                 "(MLflow 2.22.5's)."
             )
+    if indexes.missing_indexes(engine) and indexes.small_enough_to_index_now(engine):
+        indexes.ensure_indexes(engine)
 
 
-def upgrade(engine: sa.Engine) -> list[str]:
+def upgrade(engine: sa.Engine, progress: Callable[[str], None] | None = None) -> list[str]:
     """Add missing tables, columns and indexes so the database matches the schema; stamp the head
-    revision. Returns what was done. Existing data and columns are never dropped or changed."""
+    revision; then build fluvial's search indexes (``progress`` hears about each). Returns what was
+    done. Existing data and columns are never dropped or changed."""
     done: list[str] = []
     with write_transaction(engine) as conn:
         inspector = sa.inspect(conn)
@@ -67,4 +72,7 @@ def upgrade(engine: sa.Engine) -> list[str]:
             conn.execute(sa.delete(schema.alembic_version))
             conn.execute(sa.insert(schema.alembic_version).values(version_num=schema.MLFLOW_HEAD_REVISION))
             done.append(f"stamped revision {schema.MLFLOW_HEAD_REVISION} (was {revision})")
+    missing = indexes.missing_indexes(engine)
+    indexes.ensure_indexes(engine, progress)
+    done += [f"created {'table' if name == indexes.COUNTS_TABLE else 'index'} {name}" for name in missing]
     return done

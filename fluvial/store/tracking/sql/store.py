@@ -38,9 +38,10 @@ from fluvial.exceptions import (
     ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
-from fluvial.search.paging import decode_page_token, encode_page_token, validate_max_results
+from fluvial.search import parse_filter
+from fluvial.search.paging import decode_any_token, decode_page_token, encode_page_token, validate_max_results
 from fluvial.store.tracking.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
-from fluvial.store.tracking.sql import hot, loading, migrations
+from fluvial.store.tracking.sql import history, hot, indexes, loading, migrations, runs_page
 from fluvial.store.tracking.sql import schema as s
 from fluvial.store.tracking.sql.engine import (
     get_engine,
@@ -49,8 +50,15 @@ from fluvial.store.tracking.sql.engine import (
     read_connection,
     write_transaction,
 )
-from fluvial.store.tracking.sql.search import build_experiments_query, build_runs_query
+from fluvial.store.tracking.sql.search import (
+    _int_ids,
+    build_count_query,
+    build_experiments_query,
+    build_runs_query,
+    lifecycle_stages,
+)
 from fluvial.store.tracking.sql.statements import insert_ignore, upsert
+from fluvial.store.tracking.sql.ui_queries import SqlUiQueries
 
 DEFAULT_ARTIFACT_ROOT = "./mlruns"
 RUN_NAME_TAG = "mlflow.runName"
@@ -58,7 +66,7 @@ LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
 _initialized: set[str] = set()
 
 
-class SqlTrackingStore(TrackingStore):
+class SqlTrackingStore(SqlUiQueries, TrackingStore):
     """Tracking store on any SQLAlchemy database URL."""
 
     def __init__(self, db_uri: str, default_artifact_root: str | None = None) -> None:
@@ -387,9 +395,17 @@ class SqlTrackingStore(TrackingStore):
         page_token: str | None = None,
     ) -> PagedList[Run]:
         validate_max_results(max_results, v.MAX_RESULTS_SEARCH_RUNS)
-        offset = decode_page_token(page_token)
+        offset, keyset = decode_any_token(page_token)
         if not experiment_ids:
             return PagedList([], None)
+        ids = [str(x) for x in experiment_ids]
+        planned = runs_page.plan(self.engine.dialect.name, ids, filter_string, int(run_view_type), list(order_by or []))
+        if planned is not None and not offset:
+            with read_connection(self.engine) as conn:
+                page, token = runs_page.page(conn, planned, max_results, keyset)
+                return PagedList(loading.runs(conn, page), token)
+        if keyset is not None:
+            raise InvalidParameterValue("Invalid page token for this search")
         query = build_runs_query(
             [str(x) for x in experiment_ids], filter_string, int(run_view_type), list(order_by or []),
             max_results + 1, offset,
@@ -399,6 +415,20 @@ class SqlTrackingStore(TrackingStore):
             more = len(rows) > max_results
             found = loading.runs(conn, rows[:max_results])
         return PagedList(found, encode_page_token(offset + max_results) if more else None)
+
+    def count_runs(
+        self, experiment_ids: Sequence[str], filter_string: str = "", run_view_type: int = ViewType.ACTIVE_ONLY
+    ) -> int:
+        if not experiment_ids:
+            return 0
+        ids = [str(x) for x in experiment_ids]
+        query = build_count_query(ids, filter_string, int(run_view_type))  # also validates the arguments
+        with read_connection(self.engine) as conn:
+            if not parse_filter(filter_string, "runs"):  # the trigger-kept count table, when there is one
+                counted = indexes.count_runs(conn, _int_ids(ids), lifecycle_stages(int(run_view_type)))
+                if counted is not None:
+                    return counted
+            return int(conn.execute(query).scalar() or 0)
 
     # ---- logging ----------------------------------------------------------------------------------
     @staticmethod
@@ -461,7 +491,23 @@ class SqlTrackingStore(TrackingStore):
                 )
 
     def log_param(self, run_id: str, param: Param) -> None:
-        self.log_batch(run_id, [], [param], [])
+        dialect = self.engine.dialect
+        if dialect.name not in hot.HOT_DIALECTS:
+            self.log_batch(run_id, [], [param], [])
+            return
+        v.validate_key(param.key, "param")
+        row = {"key": param.key, "value": v.param_value(param.key, param.value), "run_uuid": run_id}
+        with raw_write_transaction(self.engine) as cursor:  # one transaction, three prepared statements
+            stage, old = hot.log_param_row(cursor, dialect, row)
+        if stage is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        if stage != LifecycleStage.ACTIVE:
+            raise InvalidParameterValue(f"The run {run_id} must be in the 'active' state. Current state is {stage}.")
+        if old is not None and old != row["value"]:
+            raise InvalidParameterValue(
+                f"Changing param values is not allowed. Param with key='{param.key}' was already logged "
+                f"with value='{old}' for run ID='{run_id}'. Attempted logging new value '{row['value']}'."
+            )
 
     def set_tag(self, run_id: str, tag: RunTag) -> None:
         self.log_batch(run_id, [], [], [tag])
@@ -590,24 +636,24 @@ class SqlTrackingStore(TrackingStore):
     def get_metric_history(
         self, run_id: str, metric_key: str, max_results: int | None = None, page_token: str | None = None
     ) -> PagedList[Metric]:
-        m = s.metrics
-        offset = decode_page_token(page_token)
-        query = (
-            sa.select(m.c.key, m.c.value, m.c.timestamp, m.c.step, m.c.is_nan)
-            .where(m.c.run_uuid == run_id, m.c.key == metric_key)
-            .order_by(m.c.step, m.c.timestamp, m.c.value)
-        )
-        if max_results is not None:
-            query = query.limit(max_results + 1).offset(offset)
         with read_connection(self.engine) as conn:
             self._run_row(conn, run_id)
-            rows = conn.execute(query).all()
-        more = max_results is not None and len(rows) > max_results
-        points = [
-            Metric(r.key, loading.decode_metric_value(r.value, r.is_nan), r.timestamp, r.step)
-            for r in rows[: max_results if max_results is not None else None]
-        ]
-        return PagedList(points, encode_page_token(offset + len(points)) if more else None)
+            points, token = history.history_page(conn, run_id, metric_key, max_results, page_token)
+        return PagedList(points, token)
+
+    def get_metric_history_reduced(
+        self,
+        run_id: str,
+        metric_key: str,
+        *,
+        x_axis: str = "step",
+        start: float | None = None,
+        end: float | None = None,
+        max_points: int = 1000,
+    ) -> tuple[list[Metric], bool, int]:
+        with read_connection(self.engine) as conn:
+            self._run_row(conn, run_id)
+            return history.reduced(conn, run_id, metric_key, x_axis, start, end, max_points)
 
     def record_logged_model(self, run_id: str, model_dict: dict) -> None:
         t = s.tags

@@ -1,0 +1,1 @@
+"""pyfunc loader modules named in MLmodel files (``mlflow.pyfunc.loaders.*`` maps here)."""

@@ -1,0 +1,98 @@
+"""The web UI's data endpoints (``/ajax-api/2.0/fluvial/ui/...``): a page of runs with only the columns
+the table shows and the total count, up to 1000 runs for compare in one request, and the column keys of
+experiments for the column picker. Built on the store's search; none of these are MLflow's API. And
+MLflow's ``gateway-proxy``, which its UI asks for AI gateway endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fluvial.entities import ViewType
+from fluvial.exceptions import InvalidParameterValue, NotImplementedFeature
+from fluvial.server.config import Stores
+from fluvial.server.handlers import handler
+from fluvial.server.handlers.limits import check_search_args
+from fluvial.wire.entities import run_info_to_json, run_to_json
+from fluvial.wire.fields import encode_double, missing
+
+RUNS_PAGE_DEFAULT = 100
+RUNS_PAGE_MAX = 5000
+COMPARE_MAX = 1000
+COLUMNS_MAX_EXPERIMENTS = 100
+
+
+def _pick(values: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
+    return {k: values[k] for k in wanted if k in values}
+
+
+@handler("UiRunsPage")
+def runs_page(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    experiment_ids = req.get("experiment_ids", [])
+    order_by = req.get("order_by", [])
+    filter_string = req.get("filter") or ""
+    if "start_time_after" in req:  # the time presets: runs started after a moment (ms since the epoch)
+        clause = f"attributes.start_time > {int(req['start_time_after'])}"
+        filter_string = f"{filter_string} and {clause}" if filter_string.strip() else clause
+    check_search_args(stores.config, filter_string, order_by)
+    max_results = req.get("max_results", RUNS_PAGE_DEFAULT)
+    if not 1 <= max_results <= RUNS_PAGE_MAX:
+        raise InvalidParameterValue(f"max_results must be between 1 and {RUNS_PAGE_MAX}, got {max_results}.")
+    view = req.get("run_view_type", ViewType.ACTIVE_ONLY)
+    page = stores.tracking.search_runs(experiment_ids, filter_string, view, max_results, order_by,
+                                       req.get("page_token"))
+    columns = req.get("columns", {})
+    params, metrics, tags = columns.get("params", []), columns.get("metrics", []), columns.get("tags", [])
+    runs = []
+    for run in page:
+        data = run.data
+        runs.append({
+            "info": run_info_to_json(run.info),
+            "params": _pick(data.params, params),
+            "metrics": {k: encode_double(v) for k, v in _pick(data.metrics, metrics).items()},
+            "tags": _pick(data.tags, tags),
+        })
+    out: dict[str, Any] = {"runs": runs, "count": stores.tracking.count_runs(experiment_ids, filter_string, view)}
+    if page.token:
+        out["next_page_token"] = page.token
+    return out
+
+
+@handler("UiCompare")
+def compare(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    run_ids = req.get("run_ids", [])
+    if not run_ids:
+        raise missing("run_ids")
+    if len(run_ids) > COMPARE_MAX:
+        raise InvalidParameterValue(f"Compare takes at most {COMPARE_MAX} runs; {len(run_ids)} were given.")
+    runs = stores.tracking.get_runs(run_ids)
+    param_keys = sorted({k for r in runs for k in r.data.params})
+    metric_keys = sorted({k for r in runs for k in r.data.metrics})
+    out: dict[str, Any] = {"runs": [run_to_json(r) for r in runs], "param_keys": param_keys,
+                           "metric_keys": metric_keys}
+    found = {r.info.run_id for r in runs}
+    missing_ids = [r for r in dict.fromkeys(run_ids) if r not in found]
+    if missing_ids:
+        out["missing_run_ids"] = missing_ids
+    return out
+
+
+@handler("UiColumns")
+def columns(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    experiment_ids = req.get("experiment_ids", [])
+    if not experiment_ids:
+        raise missing("experiment_ids")
+    if len(experiment_ids) > COLUMNS_MAX_EXPERIMENTS:
+        raise InvalidParameterValue(
+            f"Columns of at most {COLUMNS_MAX_EXPERIMENTS} experiments at once; {len(experiment_ids)} were given.")
+    return dict(stores.tracking.run_column_keys(experiment_ids))
+
+
+@handler("GatewayProxy")
+def gateway_proxy(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    """No AI gateway is ever configured on a fluvial server: the list of endpoints is empty (as MLflow
+    answers without ``MLFLOW_DEPLOYMENTS_TARGET``), and requests to be proxied are refused."""
+    if req.get("gateway_path", "").strip("/") in ("", "api/2.0/endpoints"):
+        return {"endpoints": []}
+    raise NotImplementedFeature(
+        "This server has no AI gateway (MLflow deployments server) configured; fluvial does not proxy gateway "
+        "requests.")

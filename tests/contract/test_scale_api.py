@@ -1,0 +1,171 @@
+"""fluvial-only store extensions (count_runs, get_metric_history_reduced), on SQLite and PostgreSQL,
+directly and over REST; plus the routes themselves (GET query strings, POST bodies, both prefixes)."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+
+from fluvial.entities import Metric, Param, RunTag, ViewType
+from fluvial.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from fluvial.search.downsample import reduce_points
+from fluvial.store.tracking.base import TrackingStore
+
+
+def _run(store, exp_id="0", name=None):
+    return store.create_run(exp_id, "alice", 1_700_000_000_000, [], name).info.run_id
+
+
+def test_count_runs_matches_search(store):
+    exp = store.create_experiment("counted")
+    other = store.create_experiment("other")
+    ids = []
+    for i in range(9):
+        run_id = _run(store, exp if i < 7 else other, f"run-{i}")
+        store.log_batch(run_id, [Metric("acc", i / 10, 1, 0)], [Param("model", "rf" if i % 2 else "lr")],
+                        [RunTag("team", f"t{i % 3}")])
+        ids.append(run_id)
+    store.delete_run(ids[0])
+    cases = [
+        ([exp], "", ViewType.ACTIVE_ONLY),
+        ([exp], "", ViewType.ALL),
+        ([exp], "", ViewType.DELETED_ONLY),
+        ([exp, other], "params.model = 'rf'", ViewType.ACTIVE_ONLY),
+        ([exp, other], "metrics.acc > 0.25 AND tags.team != 't0'", ViewType.ALL),
+        ([exp], "attributes.run_name LIKE 'run-1%'", ViewType.ACTIVE_ONLY),
+        ([], "", ViewType.ALL),
+    ]
+    for exp_ids, filt, view in cases:
+        expected = len(store.search_runs(exp_ids, filt, view, max_results=1000))
+        assert store.count_runs(exp_ids, filt, view) == expected, (exp_ids, filt, view)
+        assert TrackingStore.count_runs(store, exp_ids, filt, view) == expected  # the ABC's default
+    assert store.count_runs([exp]) == 6 and store.count_runs([exp, other], "", ViewType.ALL) == 9
+    with pytest.raises(InvalidParameterValue):
+        store.count_runs([exp], "metrics.acc >>> 1")
+
+
+def _history(store, run_id, n, seed=7):
+    rng = random.Random(seed)
+    points = []
+    for i in range(n):
+        value = rng.gauss(0, 1)
+        if i % 97 == 5:
+            value = math.nan
+        elif i == n // 2:
+            value = 1e6  # a spike the downsample must keep
+        points.append(Metric("loss", value, 1_000 + 3 * i + rng.randrange(3), i // 2))  # 2 points per step
+    store.log_batch(run_id, points, [], [])
+    return points
+
+
+def _same(a, b):
+    return [(m.step, m.timestamp, "nan" if math.isnan(m.value) else m.value) for m in a] == [
+        (m.step, m.timestamp, "nan" if math.isnan(m.value) else m.value) for m in b
+    ]
+
+
+def test_metric_history_reduced(store):
+    run_id = _run(store)
+    points = _history(store, run_id, 900)
+    full, reduced, total = store.get_metric_history_reduced(run_id, "loss", max_points=1000)
+    assert not reduced and total == 900 and len(full) == 900
+    assert _same(full, reduce_points(points, "step", None, None, 1000)[0])
+    cases = [("step", None, None, 100), ("step", 100.5, 300, 40), ("timestamp", 1500, None, 64),
+             ("timestamp", None, 2000.7, 2), ("step", 10, 10, 2), ("step", 5000, None, 10)]
+    for x_axis, start, end, max_points in cases:
+        got, reduced, total = store.get_metric_history_reduced(
+            run_id, "loss", x_axis=x_axis, start=start, end=end, max_points=max_points)
+        want, want_reduced, want_total = reduce_points(points, x_axis, start, end, max_points)
+        assert (reduced, total) == (want_reduced, want_total), (x_axis, start, end)
+        assert _same(got, want), (x_axis, start, end, max_points)
+        if reduced:
+            assert len(got) <= max_points
+    got, reduced, _ = store.get_metric_history_reduced(run_id, "loss", max_points=100)
+    assert reduced and 1e6 in [m.value for m in got]
+    assert store.get_metric_history_reduced(run_id, "nope") == ([], False, 0)
+
+
+def test_metric_history_reduced_bad_input(store):
+    run_id = _run(store)
+    for kwargs in ({"x_axis": "wall"}, {"max_points": 1}, {"max_points": 0}, {"start": 5, "end": 1}):
+        with pytest.raises(InvalidParameterValue):
+            store.get_metric_history_reduced(run_id, "loss", **kwargs)
+    with pytest.raises(ResourceDoesNotExist):
+        store.get_metric_history_reduced("f" * 32, "loss")
+
+
+def test_metric_history_pages_are_keyset_and_old_tokens_work(store):
+    from fluvial.search.paging import encode_page_token
+
+    run_id = _run(store)
+    points = _history(store, run_id, 300)
+    want = reduce_points(points, "step", None, None, 1000)[0]
+    seen, token = [], None
+    for _ in range(100):
+        page = store.get_metric_history(run_id, "loss", max_results=37, page_token=token)
+        seen += list(page)
+        token = page.token
+        if not token:
+            break
+    assert _same(seen, want)
+    old = store.get_metric_history(run_id, "loss", max_results=10, page_token=encode_page_token(290))
+    assert _same(list(old), want[290:])
+    with pytest.raises(InvalidParameterValue):
+        store.get_metric_history(run_id, "loss", max_results=10, page_token="bm90IGpzb24=")
+
+
+@pytest.fixture
+def app_client(sql_store, tmp_path):
+    from starlette.testclient import TestClient
+
+    from fluvial.server.app import create_app
+    from fluvial.server.config import ServerConfig, Stores
+
+    config = ServerConfig(backend_store_uri=sql_store.db_uri, default_artifact_root=str(tmp_path / "a"),
+                          serve_artifacts=False)
+    with TestClient(create_app(Stores(config=config, tracking=sql_store)), base_url="http://localhost") as client:
+        yield client, sql_store
+
+
+def test_routes_get_post_and_ajax_twin(app_client):
+    client, store = app_client
+    exp = store.create_experiment("routes")
+    for i in range(3):
+        store.log_param(_run(store, exp), Param("model", "rf" if i else "lr"))
+    for prefix in ("/api/2.0/fluvial", "/ajax-api/2.0/fluvial"):
+        r = client.get(f"{prefix}/runs/count", params={"experiment_ids": [exp, "0"], "filter": "params.model='rf'"})
+        assert r.status_code == 200 and r.json() == {"count": 2}
+        r = client.post(f"{prefix}/runs/count", json={"experiment_ids": [exp], "run_view_type": "ALL"})
+        assert r.status_code == 200 and r.json() == {"count": 3}
+    run_id = _run(store, exp)
+    store.log_batch(run_id, [Metric("m", float(i % 7), i, i) for i in range(50)], [], [])
+    r = client.get("/ajax-api/2.0/fluvial/metrics/get-history-reduced",
+                   params={"run_id": run_id, "metric_key": "m", "max_points": "10", "start": "0", "end": "49"})
+    body = r.json()
+    assert r.status_code == 200 and body["reduced"] is True and body["total"] == 50
+    assert 0 < len(body["metrics"]) <= 10 and set(body["metrics"][0]) == {"key", "value", "timestamp", "step"}
+    r = client.post("/api/2.0/fluvial/metrics/get-history-reduced",
+                    content=json.dumps({"run_id": run_id, "metric_key": "m", "x_axis": "minutes"}),
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    r = client.get("/api/2.0/fluvial/runs/count", params={"experiment_ids": exp, "filter": "bad filter"})
+    assert r.status_code == 400
+    assert client.get("/api/2.0/mlflow/runs/count").status_code == 404  # never under mlflow/
+    assert client.get("/api/2.0/fluvial/runs/nope").status_code == 404
+
+
+def test_client_extensions(tracking_uri):
+    from fluvial.tracking.client import MlflowClient
+
+    client = MlflowClient()
+    run = client.create_run("0")
+    for i in range(30):
+        client.log_metric(run.info.run_id, "loss", 1.0 / (i + 1), step=i)
+    assert client.count_runs("0") == 1 and client.count_runs(["0"], "metrics.loss < 0") == 0
+    points = client.get_metric_history_reduced(run.info.run_id, "loss", max_points=6)
+    assert points[0].step == 0 and len(points) <= 6
+    zoom = client.get_metric_history_reduced(run.info.run_id, "loss", start=10, end=14)
+    assert [p.step for p in zoom] == [10, 11, 12, 13, 14]

@@ -1,0 +1,53 @@
+"""A recipe directory written for MLflow 2.22.5, run by MLflow in its virtualenv and by fluvial:
+same split sizes, metric keys and values, validation status, and a registered version on both sides."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+
+import pytest
+
+from tests.compat._mlflow import require_mlflow, run_script
+from tests.recipes._make import write_recipe
+
+pytestmark = [pytest.mark.slow, pytest.mark.compat, pytest.mark.timeout(1500)]
+
+SCRIPT = '''
+import json, os, sys, warnings
+warnings.filterwarnings("ignore")
+from {module}.recipes import Recipe
+r = Recipe(profile="local")
+r.run()
+run = r.get_artifact("run")
+version = r.get_artifact("registered_model_version")
+with open(os.path.join(os.environ["MLFLOW_RECIPES_EXECUTION_DIRECTORY"], "steps", "evaluate", "outputs",
+                       "model_validation_status")) as f:
+    status = f.read()
+emit({{
+    "sizes": {{k: len(r.get_artifact(k)) for k in ("training_data", "validation_data", "test_data")}},
+    "metrics": run.data.metrics, "params": run.data.params, "status": status,
+    "version": [version.name, int(version.version), version.tags],
+    "tags": {{k: v for k, v in run.data.tags.items() if k.startswith("mlflow.pipeline") or k == "mlflow.source.type"}},
+}})
+'''
+
+
+def test_same_recipe_same_results(tmp_path):
+    python = require_mlflow()
+    theirs_dir = write_recipe(tmp_path / "theirs" / "recipe")
+    ours_dir = tmp_path / "ours" / "recipe"
+    shutil.copytree(theirs_dir, ours_dir)
+    theirs = run_script(python, SCRIPT.format(module="mlflow"), cwd=theirs_dir, timeout=1400,
+                        env={"MLFLOW_RECIPES_EXECUTION_DIRECTORY": str(tmp_path / "theirs" / "exec")})
+    ours = run_script(sys.executable, SCRIPT.format(module="fluvial"), cwd=ours_dir, timeout=600,
+                      env={"MLFLOW_RECIPES_EXECUTION_DIRECTORY": str(tmp_path / "ours" / "exec")})
+    assert ours["sizes"] == theirs["sizes"]
+    assert ours["status"] == theirs["status"] == "VALIDATED"
+    assert ours["version"] == theirs["version"]
+    assert ours["tags"] == theirs["tags"]
+    assert ours["params"] == theirs["params"]
+    assert set(ours["metrics"]) == set(theirs["metrics"])
+    for key, value in theirs["metrics"].items():
+        assert math.isclose(ours["metrics"][key], value, rel_tol=1e-9, abs_tol=1e-9), (key, ours["metrics"][key], value)

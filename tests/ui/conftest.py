@@ -1,0 +1,94 @@
+"""Browser tests of the web UI: Playwright (Python) driving Debian's ``chromium`` package (never a browser
+downloaded by Playwright) against a real ``fluvial server`` started by ``tests/server/_serve.py``.
+
+``page`` collects the page's console errors and uncaught exceptions and fails the test if there are any."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _serve import Server, fluvial_server
+
+CHROMIUM = os.environ.get("FLUVIAL_TEST_CHROMIUM", "/usr/bin/chromium")
+OPTIONAL_PROBES = ("/ajax-api/2.0/fluvial/users/current",)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+def _require_browser() -> None:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail("chromium is missing: apt-get install -y chromium (.ci/run installs it)")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with fluvial_server(tmp_path_factory.mktemp("ui")) as server:
+        yield server
+
+
+@pytest.fixture
+def page(browser: Any, ui_server: Server) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=ui_server.url)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    problems: list[str] = []
+
+    def on_console(msg: Any) -> None:
+        if msg.type != "error":
+            return
+        # The shell asks for the signed-in user; a server without authentication answers 404 (expected).
+        if msg.location.get("url", "").endswith(OPTIONAL_PROBES):
+            return
+        problems.append(f"console.{msg.type}: {msg.text} ({msg.location.get('url', '')})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+    page.problems = problems  # tests that provoke a server error (HTTP 4xx logged by the browser) clear this
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not problems, "browser reported errors:\n" + "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+def seeded(ui_server: Server) -> dict[str, Any]:
+    """The demo data of ``_seed.py`` in this module's server."""
+    from _seed import seed
+
+    return seed(client_for(ui_server))
+
+
+def open_page(page: Any, route: str) -> Any:
+    """Open ``#/route`` and wait until the page rendered something other than "Loading…"."""
+    page.goto("/#/" + route.lstrip("#/"))
+    page.wait_for_selector("main .page")
+    return page
+
+
+def client_for(server: Server) -> Any:
+    from fluvial.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=server.url, registry_uri=server.url)
