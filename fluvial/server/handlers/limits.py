@@ -71,7 +71,7 @@ MAX_TAGS_PER_REQUEST = 1000
 MAX_RESULTS_CAP = {
     "SearchRuns": 50_000, "SearchExperiments": 50_000, "SearchRegisteredModels": 1_000,
     "SearchModelVersions": 200_000, "SearchLoggedModels": 50_000, "GetMetricHistory": 1_000_000,
-    "GetMetricHistoryBulk": 25_000, "GetMetricHistoryBulkInterval": 2_500, "ListAuditLog": 10_000,
+    "GetMetricHistoryBulk": 25_000, "ListAuditLog": 10_000,  # get-history-bulk-interval: its handler (1..2500)
 }
 _VALUE_LIMITS = {"LogParam": MAX_PARAM_VAL_LENGTH, "SetTag": MAX_TAG_VAL_LENGTH}
 
