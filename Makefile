@@ -1,6 +1,6 @@
 # fluvial developer tasks. Everything sets itself up on first use (idempotent, quick afterwards).
 #   make run     run examples/quickstart.py (embedded sqlite:///mlflow.db), then serve its data on :5000
-#   make test    lint, then pytest on tests/ beside a throwaway PostgreSQL server
+#   make test    lint, then pytest on tests/ beside throwaway PostgreSQL and MariaDB servers
 #                extra pytest args:  make test PYTEST_ARGS="tests/unit -x"
 #   make lint    ruff + mypy only
 #   make bench   python -m bench (fluvial beside MLflow)
@@ -25,9 +25,11 @@ venv: .venv/.stamp
 .venv/.stamp: pyproject.toml
 	PYTHON=$(PYTHON) bash scripts/ensure-venv.sh
 
-# .venvs/mlflow-2.22.5 and .venvs/mlflow-3.17.2 for compat tests and benchmarks (script checks stamps).
+# .venvs/mlflow-2.22.5 and .venvs/mlflow-3.17.2 for compat tests and benchmarks, then the older
+# releases whose databases tests/migrations upgrades (script checks stamps).
 mlflow-venvs:
 	PYTHON=$(PYTHON) bash scripts/mlflow-venvs.sh
+	PYTHON=$(PYTHON) bash scripts/mlflow-venvs.sh old
 
 # make run installs only what the quickstart needs (the `quickstart` extra; a current dev install covers it).
 .venv/.stamp-quickstart: pyproject.toml
@@ -44,9 +46,10 @@ lint: venv
 	$(BIN)/ruff check $(LINT_DIRS)
 	$(BIN)/mypy
 
-# with-postgres.sh exports FLUVIAL_TEST_POSTGRES_URL and returns pytest's exit status.
+# with-postgres.sh and with-mariadb.sh export FLUVIAL_TEST_POSTGRES_URL and FLUVIAL_TEST_MYSQL_URL
+# and return pytest's exit status.
 test: venv mlflow-venvs lint
-	bash scripts/with-postgres.sh $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	bash scripts/with-postgres.sh bash scripts/with-mariadb.sh $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: venv mlflow-venvs
 	$(BIN)/python -m bench

@@ -166,7 +166,21 @@ def search_runs(
     return out
 
 
-WORKLOADS = {"log_metric": log_metric, "async_log_metric": async_log_metric, "log_batch": log_batch, "populate": populate, "search_runs": search_runs}
+def log_metric_remote(mlflow: Any, entities: Any, db: str, uri: str, calls: int, journal: str | None = None) -> dict:
+    """``calls`` x ``log_metric`` in one run against the server at ``uri`` (fluvial: in journal mode when
+    ``journal`` is given); the loop's wall and CPU time (the journal's sender runs meanwhile)."""
+    mlflow.set_tracking_uri(uri)
+    if journal:
+        mlflow.set_journal_dir(journal)
+    with mlflow.start_run():
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        for i in range(calls):
+            mlflow.log_metric("m", i, step=i)
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    return {"samples": [{"wall": wall, "cpu": cpu}]}
+
+
+WORKLOADS = {"log_metric": log_metric, "async_log_metric": async_log_metric, "log_metric_remote": log_metric_remote, "log_batch": log_batch, "populate": populate, "search_runs": search_runs}
 
 
 def main(argv: list[str]) -> None:

@@ -31,6 +31,7 @@ _NAMES: dict[str, str] = {
        for name in ("disable_system_metrics_logging", "enable_system_metrics_logging", "set_system_metrics_node_id",
                     "set_system_metrics_samples_before_logging", "set_system_metrics_sampling_interval")},
     "MlflowClient": "fluvial.tracking.client",
+    "set_journal_dir": "fluvial.tracking._stores",
     "evaluate": "fluvial.models.evaluation.api",
     "validate_evaluation_results": "fluvial.models.evaluation.validation",
     **{name: "fluvial.tracking.tables" for name in ("log_table", "load_table")},

@@ -1,18 +1,23 @@
 """Shared fixtures: isolated working directories, tracking URIs and stores on real databases.
 
-PostgreSQL tests use the server that ``scripts/with-postgres.sh`` starts (``make test`` and ``.ci/run``
-always do); each test gets a database of its own.
+PostgreSQL and MySQL tests use the servers that ``scripts/with-postgres.sh`` and
+``scripts/with-mariadb.sh`` start (``make test`` and ``.ci/run`` always do); each test gets a database
+of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 POSTGRES_URL = os.environ.get("FLUVIAL_TEST_POSTGRES_URL")
+MYSQL_URL = os.environ.get("FLUVIAL_TEST_MYSQL_URL")
+NO_POSTGRES = "FLUVIAL_TEST_POSTGRES_URL is not set: run through `make test` (scripts/with-postgres.sh)"
+NO_MYSQL = "FLUVIAL_TEST_MYSQL_URL is not set: run through `make test` (scripts/with-mariadb.sh)"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -37,16 +42,18 @@ def sqlite_uri(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
 
 
-def _postgres_database() -> Iterator[str]:
+def _server_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL or MySQL server at ``server_url``, dropped afterwards."""
     import sqlalchemy as sa
 
     from fluvial.store.tracking.sql.engine import normalize_db_uri
 
-    admin = sa.create_engine(normalize_db_uri(POSTGRES_URL), isolation_level="AUTOCOMMIT")  # type: ignore[arg-type]
+    admin = sa.create_engine(normalize_db_uri(server_url), isolation_level="AUTOCOMMIT")
     name = f"t_{uuid.uuid4().hex[:12]}"
+    postgres = admin.dialect.name == "postgresql"
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = sa.make_url(normalize_db_uri(POSTGRES_URL)).set(database=name)  # type: ignore[arg-type]
+    url = sa.make_url(normalize_db_uri(server_url)).set(database=name)
     try:
         yield url.render_as_string(hide_password=False)
     finally:
@@ -54,26 +61,60 @@ def _postgres_database() -> Iterator[str]:
 
         engine.dispose_engines()
         with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}" + (" WITH (FORCE)" if postgres else ""))
         admin.dispose()
+
+
+def _postgres_database() -> Iterator[str]:
+    if not POSTGRES_URL:
+        pytest.skip(NO_POSTGRES)
+    yield from _server_database(POSTGRES_URL)
+
+
+def _mysql_database() -> Iterator[str]:
+    if not MYSQL_URL:
+        pytest.skip(NO_MYSQL)
+    yield from _server_database(MYSQL_URL)
 
 
 @pytest.fixture
 def postgres_uri() -> Iterator[str]:
-    if not POSTGRES_URL:
-        pytest.skip("FLUVIAL_TEST_POSTGRES_URL is not set: run through `make test` (scripts/with-postgres.sh)")
     yield from _postgres_database()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture
+def mysql_uri() -> Iterator[str]:
+    yield from _mysql_database()
+
+
+@pytest.fixture
+def new_database() -> Iterator[Callable[[str], str]]:
+    """``new_database("postgres" | "mysql")``: the URI of one more fresh database on that server (the
+    test is skipped when the server is not running), dropped after the test."""
+    with contextlib.ExitStack() as stack:
+
+        def make(backend: str) -> str:
+            databases = _postgres_database() if backend == "postgres" else _mysql_database()
+            uri = next(databases)
+            stack.callback(next, databases, None)
+            return uri
+
+        yield make
+
+
+@pytest.fixture(params=[
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+])
 def db_uri(request, tmp_path) -> Iterator[str]:
     """A fresh database URI on every SQL backend."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        if not POSTGRES_URL:
-            pytest.skip("FLUVIAL_TEST_POSTGRES_URL is not set: run through `make test` (scripts/with-postgres.sh)")
+    elif request.param == "postgres":
         yield from _postgres_database()
+    else:
+        yield from _mysql_database()
 
 
 @pytest.fixture
@@ -86,7 +127,7 @@ def sql_store(db_uri, tmp_path):
 
 @pytest.fixture(params=["sql", "rest"])
 def store(request, db_uri, tmp_path):
-    """A tracking store on each backend: SQL (SQLite, PostgreSQL) and REST over an in-process server
+    """A tracking store on each backend: SQL (SQLite, PostgreSQL, MySQL) and REST over an in-process server
     backed by the same kind of database. Artifacts under tmp_path/artifacts."""
     from fluvial.store.tracking.sql.store import SqlTrackingStore
 

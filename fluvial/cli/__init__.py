@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "run": "fluvial.cli.run:run",
     "runs": "fluvial.cli.runs:commands",
     "server": "fluvial.cli.server:server",
+    "sync": "fluvial.cli.sync:sync",
     "ui": "fluvial.cli.server:ui",
     "users": "fluvial.cli.users:commands",
 }

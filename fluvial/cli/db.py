@@ -15,10 +15,13 @@ def commands() -> None:
 def upgrade(url: str) -> None:
     """Bring the database at URL to the schema fluvial uses (MLflow 2.22.5's, Alembic head 0584bdc529eb).
 
-    Missing tables, columns and indexes are added and the revision is stamped; existing data and
-    columns are never dropped or changed. An empty database gets the whole schema. Then fluvial's
-    search indexes (named fluvial_*, ignored by MLflow) are built, with progress on stderr: on a
-    database with millions of rows this takes minutes. Take a backup first.
+    A database written by any MLflow 1.x or 2.x release is migrated revision by revision, with MLflow's
+    data and type changes (e.g. wider param and tag values, latest_metrics filled in), and ends at MLflow
+    2.22.5's head, so MLflow's own `mlflow db upgrade` finds nothing left to do. An empty database gets
+    the whole schema. A database at a revision fluvial does not know (a newer MLflow) is refused and left
+    unchanged. Then fluvial's search indexes (named fluvial_*, ignored by MLflow) are built, with
+    progress on stderr: on a database with millions of rows this takes minutes. Take a backup first:
+    on MySQL each step commits by itself.
     """
     from fluvial._internal.uri import is_sql_uri
     from fluvial.exceptions import InvalidParameterValue
@@ -30,9 +33,8 @@ def upgrade(url: str) -> None:
     from fluvial.store.tracking.sql import migrations, schema
     from fluvial.store.tracking.sql.engine import get_engine
 
-    done = migrations.upgrade(get_engine(url), progress=lambda line: click.echo(line, err=True))
-    for step in done:
-        click.echo(step)
+    done = migrations.upgrade(get_engine(url), progress=click.echo,
+                              index_progress=lambda line: click.echo(line, err=True))
     if done:
         click.echo(f"Database upgraded to revision {schema.MLFLOW_HEAD_REVISION}.")
     else:

@@ -1,4 +1,4 @@
-"""``fluvial runs``: list, describe, delete and restore runs."""
+"""``fluvial runs``: list, describe, delete, restore and move runs."""
 
 from __future__ import annotations
 
@@ -133,3 +133,23 @@ def restore(run_id: str) -> None:
     """Restore a deleted run."""
     _client().restore_run(run_id)
     click.echo(f"Run with id {run_id} has been restored.")
+
+
+@commands.command()
+@click.option("--run-id", "run_ids", multiple=True, required=True, help="A run to move (repeat for several).")
+@click.option("--experiment-id", required=True, help="The active experiment to move the runs into.")
+def move(run_ids: tuple[str, ...], experiment_id: str) -> None:
+    """Move runs into another experiment of the same SQL tracking store (all or nothing). Only the
+    runs' experiment changes; ids, data and artifact locations stay (docs/journal.md)."""
+    from fluvial.cli._common import fail
+    from fluvial.store.tracking.sql.move import move_runs
+    from fluvial.tracking import _stores
+
+    store = _stores.get_store()
+    engine = getattr(store, "engine", None)
+    if engine is None:
+        fail(f"fluvial runs move works on a SQL tracking store; {_stores.get_tracking_uri()} is not one. Run it "
+             "with MLFLOW_TRACKING_URI set to the server's --backend-store-uri")
+        return
+    for run_id, source in move_runs(engine, list(dict.fromkeys(run_ids)), experiment_id):
+        click.echo(f"Run {run_id} moved from experiment {source} to experiment {experiment_id}.")

@@ -21,6 +21,7 @@ LOCAL_DIR_DB_NAME = "mlflow.db"
 
 _tracking_uri: str | None = None
 _registry_uri: str | None = None
+_journal_dir: str | None = None
 _stores: dict[tuple[str, str], TrackingStore] = {}
 _registry_stores: dict[tuple[str, str], RegistryStore] = {}
 _lock = threading.Lock()
@@ -36,6 +37,25 @@ def set_tracking_uri(uri: str | os.PathLike) -> None:
 
 def get_tracking_uri() -> str:
     return _tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def set_journal_dir(directory: str | os.PathLike | None) -> None:
+    """Journal mode for http(s) tracking URIs (docs/journal.md): writes go to a durable local journal in
+    ``directory`` and a background thread sends them to the server. ``None`` turns it off."""
+    global _journal_dir
+    if directory is None:
+        _journal_dir = None
+        os.environ.pop("FLUVIAL_JOURNAL_DIR", None)
+    else:
+        _journal_dir = os.path.abspath(os.fspath(directory))
+        os.environ["FLUVIAL_JOURNAL_DIR"] = _journal_dir
+    with _lock:
+        for key in [k for k in _stores if scheme_of(k[0]) in ("http", "https")]:
+            del _stores[key]
+
+
+def get_journal_dir() -> str | None:
+    return _journal_dir or os.environ.get("FLUVIAL_JOURNAL_DIR") or None
 
 
 def is_tracking_uri_set() -> bool:
@@ -94,6 +114,11 @@ def get_store(uri: str | None = None) -> TrackingStore:
             store_uri, artifact_root = resolve_store_uri(uri)
             factory = registry.lookup("tracking_store", scheme_of(store_uri))
             store = factory(store_uri, artifact_root)
+            journal_dir = get_journal_dir()
+            if journal_dir and scheme_of(store_uri) in ("http", "https"):
+                from fluvial.store.tracking.journal import open_journal_store
+
+                store = open_journal_store(store, journal_dir)
             _stores[key] = store
     return store
 

@@ -22,15 +22,15 @@ def _tables(uri: str) -> set[str]:
 
 def test_upgrade_creates_the_schema_then_has_nothing_to_do(db_uri, cli):
     out = cli.ok("db", "upgrade", db_uri).stdout
-    assert "created table experiments" in out
+    assert out.splitlines()[0] == f"created the schema at revision {schema.MLFLOW_HEAD_REVISION}"
     assert out.strip().endswith(f"Database upgraded to revision {schema.MLFLOW_HEAD_REVISION}.")
     assert {t.name for t in schema.metadata.sorted_tables} <= _tables(db_uri)
     again = cli.ok("db", "upgrade", db_uri).stdout
-    assert again == f"Database is already at revision {schema.MLFLOW_HEAD_REVISION}; nothing to do.\n"
+    assert again.endswith(f"Database is already at revision {schema.MLFLOW_HEAD_REVISION}; nothing to do.\n")
 
 
-def test_upgrade_adds_only_what_is_missing_and_keeps_data(tmp_path, cli):
-    uri = f"sqlite:///{tmp_path / 'old.db'}"
+def test_an_unknown_revision_is_refused_and_left_unchanged(tmp_path, cli):
+    uri = f"sqlite:///{tmp_path / 'newer.db'}"
     cli.ok("db", "upgrade", uri)
     from fluvial.store.tracking.sql.engine import get_engine
 
@@ -38,16 +38,38 @@ def test_upgrade_adds_only_what_is_missing_and_keeps_data(tmp_path, cli):
     with engine.begin() as conn:
         conn.execute(sa.insert(schema.experiments).values(experiment_id=7, name="keep me", lifecycle_stage="active"))
         conn.exec_driver_sql("DROP TABLE trace_tags")
-        conn.exec_driver_sql("DROP INDEX index_params_run_uuid")
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'abcdef012345'")
-    out = cli.ok("db", "upgrade", uri).stdout.splitlines()
-    assert sorted(out[:2]) == ["created index index_params_run_uuid", "created table trace_tags"]
-    assert out[2:] == [
-        f"stamped revision {schema.MLFLOW_HEAD_REVISION} (was abcdef012345)",
-        f"Database upgraded to revision {schema.MLFLOW_HEAD_REVISION}.",
-    ]
-    with engine.connect() as conn:
-        assert conn.execute(sa.select(schema.experiments.c.name)).scalars().all() == ["keep me"]
+    before = cli.dump_db(uri)
+    line = cli.error("db", "upgrade", uri, contains="revision 'abcdef012345', which is not an MLflow 1.x/2.x revision")
+    assert "left unchanged" in line
+    assert cli.dump_db(uri) == before
+    assert "trace_tags" not in _tables(uri)
+
+
+def test_a_database_stamped_at_the_head_without_its_schema_is_refused(tmp_path, cli):
+    """What fluvial's upgrade did before its revision chain: a narrow params.value stamped as the head."""
+    uri = f"sqlite:///{tmp_path / 'stamped.db'}"
+    cli.ok("db", "upgrade", uri)
+    from fluvial.store.tracking.sql.engine import get_engine
+
+    with get_engine(uri).begin() as conn:
+        conn.exec_driver_sql("DROP TABLE params")
+        conn.exec_driver_sql('CREATE TABLE params ("key" VARCHAR(250) NOT NULL, value VARCHAR(500) NOT NULL, '
+                             "run_uuid VARCHAR(32) NOT NULL, CONSTRAINT param_pk PRIMARY KEY (\"key\", run_uuid))")
+    before = cli.dump_db(uri)
+    cli.error("db", "upgrade", uri, contains="params.value holds 500 characters, not 8000")
+    assert cli.dump_db(uri) == before
+
+
+def test_tables_without_a_revision_are_refused_unless_they_are_mlflow_0x(tmp_path, cli):
+    uri = f"sqlite:///{tmp_path / 'odd.db'}"
+    from fluvial.store.tracking.sql.engine import get_engine
+
+    with get_engine(uri).begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE experiments (experiment_id INTEGER PRIMARY KEY, name VARCHAR(256))")
+        conn.exec_driver_sql("CREATE TABLE runs (run_uuid VARCHAR(32) PRIMARY KEY)")
+    cli.error("db", "upgrade", uri, contains="no alembic_version row, and they are not those of an MLflow release")
+    assert _tables(uri) == {"experiments", "runs"}
 
 
 @pytest.mark.compat

@@ -25,11 +25,14 @@ _ids = itertools.count(1)
 
 
 POSTGRES_URL = os.environ.get("FLUVIAL_TEST_POSTGRES_URL")
+MYSQL_URL = os.environ.get("FLUVIAL_TEST_MYSQL_URL")
 
 
 def _seed(eng):
     schema.metadata.create_all(eng)
     with eng.begin() as conn:
+        if eng.dialect.name == "mysql":  # experiment 0 is 0, not the next auto-increment value
+            conn.exec_driver_sql("SET @@SESSION.sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
         conn.execute(sa.insert(schema.experiments), [
             {"experiment_id": 0, "name": "Default", "lifecycle_stage": "active", "creation_time": 100,
              "last_update_time": 100},
@@ -39,17 +42,23 @@ def _seed(eng):
     return eng
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                                        pytest.param("mysql", marks=pytest.mark.mysql)])
 def module_engine(request, tmp_path_factory):
-    """A factory of fresh, seeded databases on one backend (SQLite files; PostgreSQL when configured)."""
+    """A factory of fresh, seeded databases on one backend (SQLite files; PostgreSQL and MySQL when
+    configured)."""
     if request.param == "postgres" and not POSTGRES_URL:
         pytest.skip("FLUVIAL_TEST_POSTGRES_URL is not set: run through `make test` (scripts/with-postgres.sh)")
+    if request.param == "mysql" and not MYSQL_URL:
+        pytest.skip("FLUVIAL_TEST_MYSQL_URL is not set: run through `make test` (scripts/with-mariadb.sh)")
     made: list[sa.Engine] = []
     databases: list[str] = []
     admin = None
     if request.param == "postgres":
         url = sa.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
         admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    elif request.param == "mysql":
+        admin = sa.create_engine(sa.make_url(MYSQL_URL), isolation_level="AUTOCOMMIT")
 
     def make():
         if admin is None:
@@ -69,7 +78,8 @@ def module_engine(request, tmp_path_factory):
     if admin is not None:
         with admin.connect() as conn:
             for name in databases:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                force = " WITH (FORCE)" if admin.dialect.name == "postgresql" else ""
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
         admin.dispose()
 
 

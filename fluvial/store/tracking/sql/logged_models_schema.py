@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
 )
 
+from fluvial.store.tracking.sql import schema
 from fluvial.store.tracking.sql.engine import write_transaction
 
 metadata = MetaData()
@@ -90,6 +91,9 @@ run_models = Table(
     Column("step", BigInteger, nullable=False),
     PrimaryKeyConstraint("run_uuid", "direction", "model_id", name="fluvial_logged_model_runs_pk"),
 )
+
+for _table in metadata.tables.values():
+    _table.dialect_kwargs.update(schema.MYSQL_TABLE_OPTIONS)
 
 # Status numbers as MLflow stores them (LoggedModelStatus on the wire is the same numbers).
 STATUS_UNSPECIFIED, STATUS_PENDING, STATUS_READY, STATUS_FAILED = 0, 1, 2, 3

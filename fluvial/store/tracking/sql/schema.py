@@ -301,6 +301,14 @@ alembic_version = Table(
     PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
 )
 
+# MySQL/MariaDB: tables fluvial creates compare, sort and key strings case-sensitively (utf8mb4_bin),
+# as SQLite and PostgreSQL do: under the servers' default collations "LR" and "lr" would be one param key
+# and one experiment name. Tables MLflow created keep the collation they have (see docs/architecture.md).
+MYSQL_TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+for _table in metadata.tables.values():
+    if _table.name != "alembic_version":
+        _table.dialect_kwargs.update(MYSQL_TABLE_OPTIONS)
+
 __all__ = [
     "MLFLOW_HEAD_REVISION",
     "Text",

@@ -12,6 +12,7 @@ and :func:`key_value_exists` are meant for reuse by the registry search.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -164,6 +165,11 @@ def comparison_clause(column: ColumnElement[Any], comparator: str, value: Any) -
         return string_match(column, comparator, value)
     if isinstance(value, int) and not -(2**63) <= value < 2**63:
         value = float(value)  # beyond BIGINT: compare as a double instead of overflowing the driver
+    if isinstance(value, float) and math.isinf(value):
+        # Stored numbers are finite (infinities are kept as the largest doubles), so a comparison with
+        # an infinity is decided here; MySQL could not even bind one.
+        true_ops = ("<", "<=", "!=") if value > 0 else (">", ">=", "!=")
+        return column.is_not(None) if comparator in true_ops else sa.false()
     bound = sa.literal(value, sa.Float()) if isinstance(value, float) else sa.literal(value, sa.BigInteger())
     return _NUMERIC_OPS[comparator](column, bound)  # type: ignore[no-any-return]
 

@@ -1,4 +1,5 @@
-"""Dialect-aware statements the stores share: insert-or-ignore and upsert."""
+"""Dialect-aware statements the stores share: insert-or-ignore and upsert (ON CONFLICT on SQLite and
+PostgreSQL, ON DUPLICATE KEY UPDATE on MySQL/MariaDB)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,10 @@ def insert_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str,
                 pass
         return
     if conn.dialect.name == "mysql":
-        stmt = stmt.prefix_with("IGNORE")
+        # A no-op update on a duplicate key; INSERT IGNORE would also turn errors such as a value too
+        # long for its column into warnings (and truncate the value).
+        first = next(iter(table.primary_key.columns)).name
+        stmt = stmt.on_duplicate_key_update({first: table.c[first]})
     else:
         stmt = stmt.on_conflict_do_nothing()
     conn.execute(stmt, list(rows))
@@ -76,7 +80,10 @@ def upsert(
         )
         conn.execute(stmt, list(rows))
         return
-    # Portable path (MySQL, MSSQL): read-then-write inside the caller's transaction.
+    if stmt is not None:  # MySQL
+        conn.execute(_on_duplicate_key_update(stmt, table, update, newer_by), list(rows))
+        return
+    # Portable path (MSSQL): read-then-write inside the caller's transaction.
     for row in rows:
         cond = sa.and_(*[table.c[k] == row[k] for k in keys])
         existing = conn.execute(sa.select(table).where(cond)).mappings().first()
@@ -84,6 +91,22 @@ def upsert(
             conn.execute(sa.insert(table), row)
         elif not newer_by or tuple(row[c] for c in newer_by) > tuple(existing[c] for c in newer_by):
             conn.execute(sa.update(table).where(cond).values({c: row[c] for c in update}))
+
+
+def _on_duplicate_key_update(stmt: Any, table: sa.Table, update: Sequence[str], newer_by: Sequence[str]) -> Any:
+    """MySQL's upsert. Its assignments run left to right and each sees the columns assigned before it,
+    so with ``newer_by`` every assignment repeats the whole comparison and they are ordered to keep it
+    true: the other columns first, then the ``newer_by`` columns from the last to the first (once the
+    later ones hold the new values, the comparison rests on the earlier ones, as it did at the start)."""
+    new = stmt.inserted  # VALUES(column): the row that was to be inserted
+    if not update:
+        first = next(iter(table.primary_key.columns)).name
+        return stmt.on_duplicate_key_update({first: table.c[first]})
+    if not newer_by:
+        return stmt.on_duplicate_key_update({c: new[c] for c in update})
+    newer = _greater([new[c] for c in newer_by], [table.c[c] for c in newer_by])
+    order = [c for c in update if c not in newer_by] + [c for c in reversed(newer_by) if c in update]
+    return stmt.on_duplicate_key_update([(c, sa.case((newer, new[c]), else_=table.c[c])) for c in order])
 
 
 class Prepared:
