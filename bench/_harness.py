@@ -149,21 +149,23 @@ class BenchServer:
     ``workdir/mlflow.db`` and artifacts under ``workdir/artifacts``; in a session of its own, so ``stop``
     also stops gunicorn's workers, which outlive ``mlflow server``."""
 
-    def __init__(self, side: Side, workdir: Path, workers: int = 4, timeout: float = 120) -> None:
+    def __init__(self, side: Side, workdir: Path, workers: int = 4, timeout: float = 120,
+                 extra: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+        """``extra``: more server arguments (``--app-name basic-auth``); ``env``: added to the side's."""
         import http.client
 
         self.side, self.workdir, self.port = side, workdir, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         db = f"sqlite:///{workdir / 'mlflow.db'}"
         common = ["--backend-store-uri", db, "--artifacts-destination", str(workdir / "artifacts"),
-                  "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
+                  "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers), *(extra or [])]
         if side.module == "fluvial":
             argv = [side.python, "-m", "fluvial", "server", *common]
         else:
             argv = [str(Path(side.python).parent / "mlflow"), "server", *common]
         self.log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(argv, cwd=workdir, env=side.env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(argv, cwd=workdir, env={**side.env, **(env or {})}, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

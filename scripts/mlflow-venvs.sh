@@ -71,4 +71,12 @@ ensure 3.17.2 mlflow==3.17.2 & b=$!
 status=0
 wait "$a" || status=1
 wait "$b" || status=1
+# The basic-auth app (mlflow[auth]) needs Flask-WTF: the auth compat tests start MLflow's auth server and
+# use its auth client. Added on its own so existing venvs are not rebuilt.
+for version in 2.22.5 3.17.2; do
+    dir=.venvs/mlflow-$version
+    if [[ -x $dir/bin/python ]] && ! "$dir/bin/python" -c 'import flask_wtf' 2>/dev/null; then
+        "$dir/bin/pip" install -q flask-wtf >>".venvs/mlflow-$version.log" 2>&1 || status=1
+    fi
+done
 exit "$status"

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "server": "fluvial.cli.server:server",
     "sync": "fluvial.cli.sync:sync",
     "ui": "fluvial.cli.server:ui",
+    "users": "fluvial.cli.users:commands",
 }
 
 

@@ -16,6 +16,14 @@ _NOT_APPLICABLE = {
 }
 
 
+def auth_config_path(app_name: str | None) -> str | None:
+    if app_name is None:
+        return None
+    from fluvial.server.auth.config import config_path
+
+    return str(config_path())
+
+
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(v.strip() for value in values for v in value.split(",") if v.strip())
 
@@ -64,7 +72,9 @@ Two stores back it:
 @click.option("--waitress-opts", default=None, hidden=True)
 @click.option("--uvicorn-opts", default=None, hidden=True)
 @click.option("--expose-prometheus", envvar="MLFLOW_EXPOSE_PROMETHEUS", default=None, hidden=True)
-@click.option("--app-name", default=None, hidden=True)
+@click.option("--app-name", default=None, type=click.Choice(["basic-auth"]),
+              help="basic-auth: users, passwords, tokens and per-experiment/model permissions, configured by "
+                   "basic_auth.ini (MLFLOW_AUTH_CONFIG_PATH). See docs/auth.md.")
 @click.option("--dev", is_flag=True, default=False, hidden=True)
 def server(
     backend_store_uri: str,
@@ -89,9 +99,6 @@ def server(
             click.echo(
                 f"Note: {flag} does not apply to fluvial server (it runs its own uvicorn workers); ignored. "
                 "Use --workers, --host and --port.", err=True)
-    if app_name:
-        fail(f"--app-name {app_name!r} is not available in fluvial server: authentication plugins are not "
-             "supported yet. Put the server behind an authenticating reverse proxy.")
     if dev:
         click.echo("Note: --dev has no effect in fluvial server.", err=True)
     if static_prefix is not None and (not static_prefix.startswith("/") or static_prefix.endswith("/")):
@@ -122,10 +129,19 @@ def server(
         allowed_hosts=hosts,
         cors_allowed_origins=_split(cors_allowed_origins),
         allowed_artifact_locations=_split(allowed_artifact_location),
+        app_name=app_name,
+        auth_config_path=auth_config_path(app_name),
     )
     # Open the stores once before forking: migrations and the Default experiment are created here, and
     # a wrong URI fails now with one clear line instead of in every worker.
-    stores = build_stores(config)
+    from fluvial.exceptions import MlflowException
+
+    try:
+        stores = build_stores(config)
+    except MlflowException as exc:
+        if app_name is None:
+            raise
+        fail(exc.message)
     artifact_store = config.resolved_destination() if serve_artifacts else config.artifact_root
     from fluvial.server.app import create_app
     from fluvial.server.runner import serve

@@ -4,6 +4,7 @@ encode the answer; and the one place that turns errors into HTTP responses."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -12,10 +13,13 @@ from starlette.responses import Response
 from fluvial.exceptions import InvalidParameterValue, MlflowException
 from fluvial.server.config import Stores
 from fluvial.server.handlers import Handler
+from fluvial.server.handlers.limits import check_request
 from fluvial.wire.endpoints import Endpoint
 from fluvial.wire.fields import decode, query_to_dict
 
 _logger = logging.getLogger("fluvial.server")
+# (endpoint, decoded request, the handler bound to the stores) -> response dict
+Guard = Callable[[Endpoint, dict[str, Any], Callable[[dict[str, Any]], dict[str, Any]]], dict[str, Any]]
 
 # Deterministic failures that MLflow answers with 500 get a 4xx here: the official client retries
 # every 500 seven times with exponential backoff (minutes of waiting for an error that will not change).
@@ -94,9 +98,11 @@ def call(
     content_type: str | None,
     body: bytes,
     path_params: dict[str, str] | None = None,
+    guard: Guard | None = None,
 ) -> tuple[int, bytes]:
     """Decode -> handler -> encode: (HTTP status, JSON body), every MlflowException mapped to its error.
-    ``path_params`` (from paths like ``/logged-models/{model_id}``) win over the same names in the body."""
+    ``path_params`` (from paths like ``/logged-models/{model_id}``) win over the same names in the body.
+    ``guard`` (auth on) runs the handler, checking the caller's permission first."""
     try:
         if method == "GET":
             raw = query_to_dict(query, endpoint.request)
@@ -108,7 +114,12 @@ def call(
             if not isinstance(raw, dict):
                 raise InvalidParameterValue(f"Expected a JSON object for 'request', got {type(raw).__name__}.")
             raw = {**raw, **path_params}
-        result = handler(stores, decode(endpoint.request, raw))
+        request = decode(endpoint.request, raw)
+        check_request(endpoint.name, request)
+        if guard is None:
+            result = handler(stores, request)
+        else:
+            result = guard(endpoint, request, lambda req: handler(stores, req))
     except MlflowException as exc:
         return error_body(exc)
     except Exception as exc:

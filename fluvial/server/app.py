@@ -1,9 +1,12 @@
 """``create_app(stores)``: the tracking server as an ASGI application, built from stores and
 configuration only: no globals, no environment variables.
 
-Layers, outermost first: SecurityMiddleware (Host, Origin, CORS) -> RpcApp (the REST API, from the
-wire table) -> Starlette (health, version, the proxied artifact service, MLflow's UI-side routes,
-JSON 404/405)."""
+Layers, outermost first: SecurityMiddleware (Host, Origin, CORS, nosniff) -> AuthMiddleware (only with
+``--app-name basic-auth``) -> RpcApp (the REST API, from the wire table) -> Starlette (health, version,
+the proxied artifact service, MLflow's UI-side routes, the web UI, the login page, JSON 404/405).
+
+Every route declares the permission it needs (``fluvial/wire/access.py``); the app is not built when one
+does not, auth or not."""
 
 from __future__ import annotations
 
@@ -13,22 +16,23 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
 
 from fluvial.server import adapter, mlflow_ui_routes, proxy
 from fluvial.server.config import Stores
 from fluvial.server.handlers import load_all
+from fluvial.server.routes import check_declared, route
 from fluvial.server.rpc import RpcApp
 from fluvial.server.security import SecurityMiddleware
 from fluvial.server.ui import assets as ui_assets
 from fluvial.version import MLFLOW_COMPAT_VERSION
+from fluvial.wire.access import PUBLIC, USER
 from fluvial.wire.endpoints import ENDPOINTS
 
 
 def create_app(stores: Stores) -> Any:
     """The ASGI app serving the REST API and, when enabled, the proxied artifact service."""
     config = stores.config
-    handlers = load_all()
+    handlers = dict(load_all())
     table = {(e.version, e.path): e for e in ENDPOINTS.values()}
     prefix = config.static_prefix.rstrip("/")
 
@@ -38,15 +42,25 @@ def create_app(stores: Stores) -> Any:
     async def version(_: Request) -> Response:
         return PlainTextResponse(MLFLOW_COMPAT_VERSION)
 
-    routes = [
-        Route("/health", health, methods=["GET"]),
-        Route("/version", version, methods=["GET"]),
-        *proxy.routes(stores, prefix),
-        *ui_assets.routes(prefix),
-    ]
+    routes = [route("/health", health, ["GET"], PUBLIC), route("/version", version, ["GET"], USER),
+              *proxy.routes(stores, prefix), *ui_assets.routes(prefix)]
     if prefix:
-        routes += [Route(prefix + "/health", health, methods=["GET"]), Route(prefix + "/version", version, methods=["GET"])]
+        routes += [route(prefix + "/health", health, ["GET"], PUBLIC),
+                   route(prefix + "/version", version, ["GET"], USER)]
     routes += mlflow_ui_routes.routes(stores, prefix)
+    authority = None
+    if "auth_store" in stores.extras:
+        from fluvial.server.auth import login
+        from fluvial.server.auth.api import AUTH_HANDLERS
+        from fluvial.server.auth.check import Authority
+        from fluvial.server.auth.config import load_authorization_function
+
+        auth_config = stores.extras["auth_config"]
+        authority = Authority(auth_config, stores.extras["auth_store"], stores,
+                              load_authorization_function(auth_config.authorization_function))
+        handlers.update(AUTH_HANDLERS)
+        routes += login.routes(authority, prefix)
+    check_declared(routes, ENDPOINTS.values())
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
@@ -58,4 +72,11 @@ def create_app(stores: Stores) -> Any:
         return adapter.internal_error(exc)
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found, Exception: crash})
-    return SecurityMiddleware(RpcApp(app, stores, table, handlers), config.allowed_hosts, config.cors_allowed_origins)
+    if authority is None:
+        inner: Any = RpcApp(app, stores, table, handlers)
+    else:
+        from fluvial.server.auth.guard import Guard
+        from fluvial.server.auth.middleware import AuthMiddleware
+
+        inner = AuthMiddleware(RpcApp(app, stores, table, handlers, Guard(authority)), authority, routes, prefix)
+    return SecurityMiddleware(inner, config.allowed_hosts, config.cors_allowed_origins)

@@ -27,6 +27,9 @@ class ServerConfig:
     max_request_bytes: int = 16 * 1024 * 1024  # JSON API bodies; artifact uploads stream without a cap
     max_filter_length: int = 10_000
     max_order_by_clauses: int = 20
+    # --app-name basic-auth: users and permissions (fluvial/server/auth), configured by this ini file
+    app_name: str | None = None
+    auth_config_path: str | None = None
 
     @property
     def artifact_root(self) -> str:
@@ -69,4 +72,9 @@ def build_stores(config: ServerConfig) -> Stores:
     if config.serve_artifacts:
         dest = config.resolved_destination()
         artifacts = registry.lookup("artifact_repository", scheme_of(dest))(dest)
-    return Stores(config=config, tracking=tracking, artifacts=artifacts, registry=registry_store)
+    stores = Stores(config=config, tracking=tracking, artifacts=artifacts, registry=registry_store)
+    if config.app_name is not None:
+        from fluvial.server.auth.setup import attach
+
+        attach(stores)
+    return stores

@@ -21,12 +21,13 @@ from pathlib import Path
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Route
 
 from fluvial._internal.paths import validate_relative_path
 from fluvial.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from fluvial.server import adapter, proxy
 from fluvial.server.config import Stores
+from fluvial.server.routes import GuardedRoute, route
+from fluvial.wire.access import READ_MODEL, READ_RUN, USER, edit
 
 UPLOAD_LIMIT = 10 * 1024 * 1024  # MLflow's cap for upload-artifact
 UI_DIR = Path(__file__).resolve().parent / "ui"
@@ -67,7 +68,7 @@ async def _send_file(request: Request, backend: proxy._Backend, rel: str) -> Res
     return proxy._stream_response(request, opened, rel.rsplit("/", 1)[-1])
 
 
-def routes(stores: Stores, prefix: str) -> list[Route]:
+def routes(stores: Stores, prefix: str) -> list[GuardedRoute]:
     def guarded(body: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             return await proxy._guard(lambda: body(request), request.query_params.get("path") or "")
@@ -120,11 +121,14 @@ def routes(stores: Stores, prefix: str) -> list[Route]:
         return FileResponse(found, media_type=_static_type(found), headers={
             "Cache-Control": f"public, max-age={STATIC_MAX_AGE}", "X-Content-Type-Options": "nosniff"})
 
-    return [
-        Route(prefix + "/get-artifact", guarded(get_artifact), methods=["GET"]),
-        Route(prefix + "/model-versions/get-artifact", guarded(model_version_artifact), methods=["GET"]),
-        Route(prefix + "/ajax-api/2.0/mlflow/upload-artifact", guarded(upload_artifact), methods=["POST"]),
-        Route(prefix + "/static-files/{path:path}", static_file, methods=["GET"]),
+    return [  # permissions: fluvial/wire/access.py; the fields are query parameters
+        route(prefix + "/get-artifact", guarded(get_artifact), ["GET"], READ_RUN),  # run_id, else run_uuid
+        # the model's grant decides; the files read are the version's own (its download URI)
+        route(prefix + "/model-versions/get-artifact", guarded(model_version_artifact), ["GET"], READ_MODEL),
+        # the run named by run_uuid (the one written to), never run_id
+        route(prefix + "/ajax-api/2.0/mlflow/upload-artifact", guarded(upload_artifact), ["POST"],
+              edit("run", "run_uuid")),
+        route(prefix + "/static-files/{path:path}", static_file, ["GET"], USER),
     ]
 
 

@@ -43,9 +43,11 @@ from fluvial.exceptions import (
 )
 from fluvial.server import adapter
 from fluvial.server.config import Stores
+from fluvial.server.routes import route
 from fluvial.store.artifact.base import ArtifactRepository
 from fluvial.store.artifact.local import LocalArtifactRepository
 from fluvial.store.artifact.s3 import S3ArtifactRepository
+from fluvial.wire.access import edit, manage, read
 
 BASE = "/api/2.0/mlflow-artifacts"
 CHUNK = 1024 * 1024
@@ -121,12 +123,12 @@ def _stream_response(request: Request, source: _Source, name: str) -> Response:
 def _os_error(exc: OSError, rel: str) -> MlflowException | None:
     """A filesystem error caused by the request's path, as a 4xx error; None for the server's own trouble."""
     if exc.errno == errno.ENOENT:
-        return ResourceDoesNotExist(f"No artifact at '{rel}'")
+        return ResourceDoesNotExist("No artifact at that path.")
     if exc.errno in (errno.ENAMETOOLONG, errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.EINVAL, errno.ELOOP,
                      errno.ENOTEMPTY):
-        return InvalidParameterValue(f"Invalid path: '{rel}' ({os.strerror(exc.errno)})")
+        return InvalidParameterValue(f"Invalid path ({os.strerror(exc.errno)}).")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return PermissionDenied(f"The server may not access '{rel}' ({os.strerror(exc.errno)})")
+        return PermissionDenied(f"The server may not access that path ({os.strerror(exc.errno)}).")
     return None
 
 
@@ -175,14 +177,14 @@ class _LocalBackend(_Backend):
         target = safe_join(self.root, rel)
         # too long for the filesystem: refuse before any directory is made
         if len(os.fsencode(target)) >= _PATH_MAX or any(len(os.fsencode(p)) > _NAME_MAX for p in rel.split("/")):
-            raise InvalidParameterValue(f"Invalid path: '{rel[:200]}...' is longer than the filesystem allows")
+            raise InvalidParameterValue("Invalid path: longer than the filesystem allows.")
         if os.path.isdir(target) and not os.path.islink(target):
-            raise InvalidParameterValue(f"Invalid path: '{rel}' is a directory")
+            raise InvalidParameterValue("Invalid path: it is a directory.")
         directory = os.path.dirname(target)
         os.makedirs(directory, exist_ok=True)
         real_dir = os.path.realpath(directory)
         if not _inside(self._real_root(), real_dir):  # a directory swapped for a link since the check
-            raise InvalidParameterValue(f"Invalid path: '{rel}'")
+            raise InvalidParameterValue("Invalid path.")
         fd, tmp = tempfile.mkstemp(dir=real_dir, prefix=UPLOAD_PREFIX)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -200,7 +202,7 @@ class _LocalBackend(_Backend):
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise ResourceDoesNotExist(f"No artifact file at '{rel}'")
+                raise ResourceDoesNotExist("No artifact file at that path.")
             os.set_blocking(fd, True)
             fh = os.fdopen(fd, "rb", buffering=0)
         except BaseException:
@@ -467,15 +469,16 @@ def routes(stores: Stores, prefix: str) -> list[Route]:
 
         return endpoint
 
+    read_path, edit_path, manage_path = read("artifact_path"), edit("artifact_path"), manage("artifact_path")
     out: list[Route] = []
     for base in (BASE, prefix + "/ajax-api/2.0/mlflow-artifacts"):
         out += [
-            Route(base + "/artifacts", listing, methods=["GET"]),
-            Route(base + "/artifacts/{path:path}", upload, methods=["PUT"]),
-            Route(base + "/artifacts/{path:path}", download, methods=["GET"]),
-            Route(base + "/artifacts/{path:path}", delete, methods=["DELETE"]),
-            Route(base + "/mpu/create/{path:path}", multipart("create"), methods=["POST"]),
-            Route(base + "/mpu/complete/{path:path}", multipart("complete"), methods=["POST"]),
-            Route(base + "/mpu/abort/{path:path}", multipart("abort"), methods=["POST"]),
+            route(base + "/artifacts", listing, ["GET"], read_path),  # ?path=
+            route(base + "/artifacts/{path:path}", upload, ["PUT"], edit_path),
+            route(base + "/artifacts/{path:path}", download, ["GET"], read_path),
+            route(base + "/artifacts/{path:path}", delete, ["DELETE"], manage_path),
+            route(base + "/mpu/create/{path:path}", multipart("create"), ["POST"], edit_path),
+            route(base + "/mpu/complete/{path:path}", multipart("complete"), ["POST"], edit_path),
+            route(base + "/mpu/abort/{path:path}", multipart("abort"), ["POST"], edit_path),
         ]
     return out

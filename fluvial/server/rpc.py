@@ -19,8 +19,8 @@ _JSON_HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-optio
 
 class RpcApp:
     def __init__(self, app: ASGIApp, stores: Stores, table: dict[tuple[str, str], Endpoint],
-                 handlers: dict[str, Handler]) -> None:
-        self.app, self.stores, self.table, self.handlers = app, stores, table, handlers
+                 handlers: dict[str, Handler], guard: adapter.Guard | None = None) -> None:
+        self.app, self.stores, self.table, self.handlers, self.guard = app, stores, table, handlers, guard
         prefix = stores.config.static_prefix.rstrip("/")
         self.prefixes = (("/api/", False), (prefix + "/ajax-api/", True))
         # Paths with parameters (MLflow 3 logged models: /mlflow/logged-models/{model_id}) and paths
@@ -101,6 +101,6 @@ class RpcApp:
             await self._send(send, *adapter.error_body(exc))
             return
         status, payload = adapter.call(endpoint, self.handlers[endpoint.name], self.stores, method, query,
-                                       content_type, body, path_params)
+                                       content_type, body, path_params, self.guard)
         await self._send(send, status, payload)
 

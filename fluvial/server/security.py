@@ -1,5 +1,5 @@
 """Request checks in front of every route: Host allow-list (DNS rebinding), cross-origin writes
-(CSRF, whatever the content type), and CORS for origins the operator allowed."""
+(CSRF, whatever the content type), and CORS for origins the operator allowed; ``nosniff`` on every answer."""
 
 from __future__ import annotations
 
@@ -20,6 +20,19 @@ def _host_only(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def _nosniff(send: Send) -> Send:
+    """``X-Content-Type-Options: nosniff`` on every response, errors included."""
+
+    async def wrapped(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers") or []
+            if not any(k.lower() == b"x-content-type-options" for k, _ in headers):
+                message = {**message, "headers": [*headers, (b"x-content-type-options", b"nosniff")]}
+        await send(message)
+
+    return wrapped
+
+
 class SecurityMiddleware:
     def __init__(self, app: ASGIApp, allowed_hosts: tuple[str, ...], allowed_origins: tuple[str, ...]) -> None:
         self.app = app
@@ -36,6 +49,7 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        send = _nosniff(send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "")
         if "*" not in self.allowed_hosts and _host_only(host) not in self.allowed_hosts:

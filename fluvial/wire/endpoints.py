@@ -12,6 +12,22 @@ from typing import Any
 from urllib.parse import quote
 
 from fluvial.entities import RunStatus, ViewType
+from fluvial.wire.access import (
+    EDIT_EXPERIMENT,
+    EDIT_LOGGED_MODEL,
+    EDIT_RUN,
+    MANAGE_EXPERIMENT,
+    MANAGE_LOGGED_MODEL,
+    MANAGE_RUN,
+    READ_EXPERIMENT,
+    READ_EXPERIMENTS,
+    READ_LOGGED_MODEL,
+    READ_RUN,
+    USER,
+    Access,
+    filtered,
+    read,
+)
 from fluvial.wire.fields import (
     Field,
     boolean,
@@ -32,6 +48,8 @@ class Endpoint:
     request: dict[str, Field]
     version: str = "2.0"
     ajax_only: bool = False  # only under /ajax-api (UI helpers)
+    # what the caller needs (fluvial/wire/access.py); None refuses to start the server
+    access: Access | None = None
 
     @property
     def method(self) -> str:
@@ -55,70 +73,72 @@ RUN_ID = {"run_id": string(), "run_uuid": string()}
 
 TRACKING: list[Endpoint] = [
     Endpoint("CreateExperiment", ("POST",), "/mlflow/experiments/create",
-             {"name": string(required=True), "artifact_location": string(), "tags": message(TAG, repeated=True)}),
-    Endpoint("GetExperiment", ("GET",), "/mlflow/experiments/get", {"experiment_id": string(required=True)}),
+             {"name": string(required=True), "artifact_location": string(), "tags": message(TAG, repeated=True)}, access=USER),
+    Endpoint("GetExperiment", ("GET",), "/mlflow/experiments/get", {"experiment_id": string(required=True)}, access=READ_EXPERIMENT),
     Endpoint("GetExperimentByName", ("GET",), "/mlflow/experiments/get-by-name",
-             {"experiment_name": string(required=True)}),
+             {"experiment_name": string(required=True)}, access=read("experiment_name")),
     Endpoint("SearchExperiments", ("POST", "GET"), "/mlflow/experiments/search",
              {"max_results": int64(), "page_token": string(), "filter": string(),
-              "order_by": string(repeated=True), "view_type": enum_of(ViewType)}),
+              "order_by": string(repeated=True), "view_type": enum_of(ViewType)}, access=filtered("experiments")),
     Endpoint("UpdateExperiment", ("POST",), "/mlflow/experiments/update",
-             {"experiment_id": string(required=True), "new_name": string(required=True)}),
-    Endpoint("DeleteExperiment", ("POST",), "/mlflow/experiments/delete", {"experiment_id": string(required=True)}),
-    Endpoint("RestoreExperiment", ("POST",), "/mlflow/experiments/restore", {"experiment_id": string(required=True)}),
+             {"experiment_id": string(required=True), "new_name": string(required=True)}, access=EDIT_EXPERIMENT),
+    Endpoint("DeleteExperiment", ("POST",), "/mlflow/experiments/delete", {"experiment_id": string(required=True)}, access=MANAGE_EXPERIMENT),
+    Endpoint("RestoreExperiment", ("POST",), "/mlflow/experiments/restore", {"experiment_id": string(required=True)}, access=MANAGE_EXPERIMENT),
     Endpoint("SetExperimentTag", ("POST",), "/mlflow/experiments/set-experiment-tag",
-             {"experiment_id": string(required=True), "key": string(required=True), "value": string()}),
+             {"experiment_id": string(required=True), "key": string(required=True), "value": string()}, access=EDIT_EXPERIMENT),
     Endpoint("DeleteExperimentTag", ("POST",), "/mlflow/experiments/delete-experiment-tag",
-             {"experiment_id": string(required=True), "key": string(required=True)}),
+             {"experiment_id": string(required=True), "key": string(required=True)}, access=EDIT_EXPERIMENT),
     Endpoint("CreateRun", ("POST",), "/mlflow/runs/create",
              {"experiment_id": string(), "user_id": string(), "run_name": string(), "start_time": int64(),
-              "tags": message(TAG, repeated=True)}),
-    Endpoint("GetRun", ("GET",), "/mlflow/runs/get", RUN_ID),
+              "tags": message(TAG, repeated=True)}, access=EDIT_EXPERIMENT),
+    Endpoint("GetRun", ("GET",), "/mlflow/runs/get", RUN_ID, access=READ_RUN),
     Endpoint("UpdateRun", ("POST",), "/mlflow/runs/update",
-             {**RUN_ID, "status": enum_of(RunStatus), "end_time": int64(), "run_name": string()}),
-    Endpoint("DeleteRun", ("POST",), "/mlflow/runs/delete", {"run_id": string(required=True)}),
-    Endpoint("RestoreRun", ("POST",), "/mlflow/runs/restore", {"run_id": string(required=True)}),
+             {**RUN_ID, "status": enum_of(RunStatus), "end_time": int64(), "run_name": string()}, access=EDIT_RUN),
+    Endpoint("DeleteRun", ("POST",), "/mlflow/runs/delete", {"run_id": string(required=True)}, access=MANAGE_RUN),
+    Endpoint("RestoreRun", ("POST",), "/mlflow/runs/restore", {"run_id": string(required=True)}, access=MANAGE_RUN),
     Endpoint("SearchRuns", ("POST",), "/mlflow/runs/search",
              {"experiment_ids": string(repeated=True), "filter": string(), "run_view_type": enum_of(ViewType),
-              "max_results": int32(), "order_by": string(repeated=True), "page_token": string()}),
+              "max_results": int32(), "order_by": string(repeated=True), "page_token": string()}, access=READ_EXPERIMENTS),
     Endpoint("LogMetric", ("POST",), "/mlflow/runs/log-metric",
              {**RUN_ID, "key": string(required=True), "value": double(required=True),
-              "timestamp": int64(required=True), "step": int64()}),
+              "timestamp": int64(required=True), "step": int64()}, access=EDIT_RUN),
     Endpoint("LogParam", ("POST",), "/mlflow/runs/log-parameter",
-             {**RUN_ID, "key": string(required=True), "value": string()}),
+             {**RUN_ID, "key": string(required=True), "value": string()}, access=EDIT_RUN),
     Endpoint("LogBatch", ("POST",), "/mlflow/runs/log-batch",
              {"run_id": string(required=True), "metrics": message(METRIC, repeated=True),
-              "params": message(TAG, repeated=True), "tags": message(TAG, repeated=True)}),
-    Endpoint("SetTag", ("POST",), "/mlflow/runs/set-tag", {**RUN_ID, "key": string(required=True), "value": string()}),
+              "params": message(TAG, repeated=True), "tags": message(TAG, repeated=True)}, access=EDIT_RUN),
+    Endpoint("SetTag", ("POST",), "/mlflow/runs/set-tag", {**RUN_ID, "key": string(required=True), "value": string()}, access=EDIT_RUN),
     Endpoint("DeleteTag", ("POST",), "/mlflow/runs/delete-tag",
-             {"run_id": string(required=True), "key": string(required=True)}),
+             {"run_id": string(required=True), "key": string(required=True)}, access=EDIT_RUN),
     Endpoint("LogInputs", ("POST",), "/mlflow/runs/log-inputs",
-             {"run_id": string(required=True), "datasets": message(DATASET_INPUT, repeated=True)}),
+             {"run_id": string(required=True), "datasets": message(DATASET_INPUT, repeated=True)}, access=EDIT_RUN),
     Endpoint("LogModel", ("POST",), "/mlflow/runs/log-model",
-             {"run_id": string(required=True), "model_json": string(required=True)}),
+             {"run_id": string(required=True), "model_json": string(required=True)}, access=EDIT_RUN),
     Endpoint("GetMetricHistory", ("GET",), "/mlflow/metrics/get-history",
-             {**RUN_ID, "metric_key": string(required=True), "page_token": string(), "max_results": int32()}),
+             {**RUN_ID, "metric_key": string(required=True), "page_token": string(), "max_results": int32()}, access=READ_RUN),
     Endpoint("GetMetricHistoryBulkInterval", ("GET",), "/mlflow/metrics/get-history-bulk-interval",
              {"run_ids": string(repeated=True), "metric_key": string(required=True), "start_step": int32(),
-              "end_step": int32(), "max_results": int32()}),
+              "end_step": int32(), "max_results": int32()}, access=read("runs", "run_ids")),
     Endpoint("GetMetricHistoryBulk", ("GET",), "/mlflow/metrics/get-history-bulk",
              {"run_id": string(repeated=True), "metric_key": string(required=True), "max_results": int32()},
-             ajax_only=True),
-    Endpoint("ListArtifacts", ("GET",), "/mlflow/artifacts/list", {**RUN_ID, "path": string(), "page_token": string()}),
+             ajax_only=True, access=read("runs", "run_id")),
+    Endpoint("ListArtifacts", ("GET",), "/mlflow/artifacts/list", {**RUN_ID, "path": string(), "page_token": string()}, access=READ_RUN),
     Endpoint("SearchDatasets", ("POST",), "/mlflow/experiments/search-datasets",
-             {"experiment_ids": string(repeated=True)}, ajax_only=True),
-    # MLflow's UI lists AI gateway endpoints here; fluvial has no gateway (GET: none; POST: 501)
-    Endpoint("GatewayProxy", ("GET", "POST"), "/mlflow/gateway-proxy", {"gateway_path": string()}, ajax_only=True),
+             {"experiment_ids": string(repeated=True)}, ajax_only=True, access=READ_EXPERIMENTS),
+    # MLflow's UI lists AI gateway endpoints here; fluvial has no gateway (GET: none; POST: 501): no data
+    Endpoint("GatewayProxy", ("GET", "POST"), "/mlflow/gateway-proxy", {"gateway_path": string()}, ajax_only=True,
+             access=USER),
 ]
 
 # fluvial-only extensions: under /api/2.0/fluvial/... and /ajax-api/2.0/fluvial/..., never under mlflow/.
 # GET with a query string, or POST with a JSON body.
 FLUVIAL: list[Endpoint] = [
     Endpoint("CountRuns", ("GET", "POST"), "/fluvial/runs/count",
-             {"experiment_ids": string(repeated=True), "filter": string(), "run_view_type": enum_of(ViewType)}),
+             {"experiment_ids": string(repeated=True), "filter": string(), "run_view_type": enum_of(ViewType)},
+             access=READ_EXPERIMENTS),
     Endpoint("GetMetricHistoryReduced", ("GET", "POST"), "/fluvial/metrics/get-history-reduced",
              {**RUN_ID, "metric_key": string(required=True), "x_axis": string(), "start": double(),
-              "end": double(), "max_points": int32()}),
+              "end": double(), "max_points": int32()}, access=READ_RUN),
 ]
 
 ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in TRACKING + FLUVIAL}
@@ -156,20 +176,20 @@ MODEL_ID = {"model_id": string(required=True)}
 MLFLOW_3: list[Endpoint] = [
     Endpoint("LogMetric", ("POST",), "/mlflow/runs/log-metric",
              {**RUN_ID, "key": string(required=True), "value": double(required=True),
-              "timestamp": int64(required=True), "step": int64(), **MODEL_METRIC_FIELDS}),
+              "timestamp": int64(required=True), "step": int64(), **MODEL_METRIC_FIELDS}, access=EDIT_RUN),
     Endpoint("LogBatch", ("POST",), "/mlflow/runs/log-batch",
              {"run_id": string(required=True), "metrics": message(METRIC_V3, repeated=True),
-              "params": message(TAG, repeated=True), "tags": message(TAG, repeated=True)}),
+              "params": message(TAG, repeated=True), "tags": message(TAG, repeated=True)}, access=EDIT_RUN),
     Endpoint("LogInputs", ("POST",), "/mlflow/runs/log-inputs",
              {"run_id": string(required=True), "datasets": message(DATASET_INPUT, repeated=True),
-              "models": message({"model_id": string(required=True)}, repeated=True)}),
+              "models": message({"model_id": string(required=True)}, repeated=True)}, access=EDIT_RUN),
     Endpoint("LogOutputs", ("POST",), "/mlflow/runs/outputs",
              {"run_id": string(required=True),
-              "models": message({"model_id": string(required=True), "step": int64()}, repeated=True)}),
+              "models": message({"model_id": string(required=True), "step": int64()}, repeated=True)}, access=EDIT_RUN),
     Endpoint("CreateLoggedModel", ("POST",), "/mlflow/logged-models",
              {"experiment_id": string(required=True), "name": string(), "model_type": string(),
               "source_run_id": string(), "params": message(MODEL_PARAM, repeated=True),
-              "tags": message(TAG, repeated=True)}),
+              "tags": message(TAG, repeated=True)}, access=EDIT_EXPERIMENT),
     Endpoint("SearchLoggedModels", ("POST",), "/mlflow/logged-models/search",
              {"experiment_ids": string(repeated=True), "filter": string(),
               "datasets": message({"dataset_name": string(required=True), "dataset_digest": string()},
@@ -177,23 +197,23 @@ MLFLOW_3: list[Endpoint] = [
               "max_results": int32(),
               "order_by": message({"field_name": string(required=True), "ascending": boolean(),
                                    "dataset_name": string(), "dataset_digest": string()}, repeated=True),
-              "page_token": string()}),
+              "page_token": string()}, access=READ_EXPERIMENTS),
     Endpoint("GetLoggedModel", ("GET",), "/mlflow/logged-models/{model_id}",
-             {**MODEL_ID, "allow_deleted": boolean()}),
+             {**MODEL_ID, "allow_deleted": boolean()}, access=READ_LOGGED_MODEL),
     Endpoint("FinalizeLoggedModel", ("PATCH",), "/mlflow/logged-models/{model_id}",
-             {**MODEL_ID, "status": enum_of(LoggedModelStatus, required=True)}),
-    Endpoint("DeleteLoggedModel", ("DELETE",), "/mlflow/logged-models/{model_id}", MODEL_ID),
+             {**MODEL_ID, "status": enum_of(LoggedModelStatus, required=True)}, access=EDIT_LOGGED_MODEL),
+    Endpoint("DeleteLoggedModel", ("DELETE",), "/mlflow/logged-models/{model_id}", MODEL_ID, access=MANAGE_LOGGED_MODEL),
     Endpoint("SetLoggedModelTags", ("PATCH",), "/mlflow/logged-models/{model_id}/tags",
-             {**MODEL_ID, "tags": message(TAG, repeated=True)}),
+             {**MODEL_ID, "tags": message(TAG, repeated=True)}, access=EDIT_LOGGED_MODEL),
     Endpoint("DeleteLoggedModelTag", ("DELETE",), "/mlflow/logged-models/{model_id}/tags/{tag_key:path}",
-             {**MODEL_ID, "tag_key": string(required=True)}),
+             {**MODEL_ID, "tag_key": string(required=True)}, access=EDIT_LOGGED_MODEL),
     Endpoint("LogLoggedModelParams", ("POST",), "/mlflow/logged-models/{model_id}/params",
-             {**MODEL_ID, "params": message(MODEL_PARAM, repeated=True)}),
+             {**MODEL_ID, "params": message(MODEL_PARAM, repeated=True)}, access=EDIT_LOGGED_MODEL),
     Endpoint("ListLoggedModelArtifacts", ("GET",), "/mlflow/logged-models/{model_id}/artifacts/directories",
-             {**MODEL_ID, "artifact_directory_path": string(), "page_token": string()}),
+             {**MODEL_ID, "artifact_directory_path": string(), "page_token": string()}, access=READ_LOGGED_MODEL),
     # Plain JSON (no protobuf message): what the server supports; 3.x clients probe it before
     # choosing multipart/presigned artifact transfers and workspaces.
-    Endpoint("GetServerInfo", ("GET",), "/mlflow/server-info", {}, version="3.0"),
+    Endpoint("GetServerInfo", ("GET",), "/mlflow/server-info", {}, version="3.0", access=USER),
 ]
 register(MLFLOW_3)
 
@@ -206,11 +226,12 @@ FLUVIAL_UI: list[Endpoint] = [
     Endpoint("UiRunsPage", ("POST",), "/fluvial/ui/runs-page",
              {"experiment_ids": string(repeated=True), "filter": string(), "order_by": string(repeated=True),
               "run_view_type": enum_of(ViewType), "page_token": string(), "max_results": int32(),
-              "columns": message(UI_COLUMNS), "start_time_after": int64()}, ajax_only=True),
+              "columns": message(UI_COLUMNS), "start_time_after": int64()}, ajax_only=True,
+             access=READ_EXPERIMENTS),
     Endpoint("UiCompare", ("POST", "GET"), "/fluvial/ui/compare", {"run_ids": string(repeated=True)},
-             ajax_only=True),
+             ajax_only=True, access=read("runs", "run_ids")),
     Endpoint("UiColumns", ("GET", "POST"), "/fluvial/ui/columns", {"experiment_ids": string(repeated=True)},
-             ajax_only=True),
+             ajax_only=True, access=READ_EXPERIMENTS),
 ]
 register(FLUVIAL_UI)
 
@@ -261,4 +282,4 @@ class Routes:
                 return group, m.groupdict()
         return [], {}
 
-from fluvial.wire import registry_endpoints  # noqa: E402,F401
+from fluvial.wire import auth_endpoints, registry_endpoints  # noqa: E402,F401

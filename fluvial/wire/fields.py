@@ -60,10 +60,16 @@ def missing(path: str) -> InvalidParameterValue:
 
 
 def _bad(path: str, value: Any, expected: str) -> InvalidParameterValue:
-    shown = repr(value)
-    if len(shown) > 100:
-        shown = shown[:100] + "..."
-    return InvalidParameterValue(f"Invalid value {shown} for parameter '{path}' supplied: expected {expected}.")
+    # the value itself is not echoed: error bodies never reflect request content
+    return InvalidParameterValue(f"Invalid value of type {type(value).__name__} for parameter '{path}' supplied: "
+                                 f"expected {expected}.")
+
+
+def _id_like(path: str) -> bool:
+    """Fields whose numeric JSON values MLflow's parser stringifies (ids and versions); other string
+    fields refuse numbers (``{"name": 123}``)."""
+    name = path.rsplit(".", 1)[-1].split("[", 1)[0]
+    return name.endswith(("_id", "_ids", "_uuid")) or name in ("version", "step")
 
 
 _NON_FINITE = {"NaN": math.nan, "nan": math.nan, "Infinity": math.inf, "inf": math.inf, "-Infinity": -math.inf,
@@ -77,7 +83,7 @@ def _scalar(field: Field, value: Any, path: str) -> Any:
     if kind == "string":
         if isinstance(value, str):
             return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and _id_like(path):
             return str(value)  # MLflow's parser stringifies numeric ids
         raise _bad(path, value, "a string")
     if kind in ("int64", "int32"):
@@ -174,8 +180,8 @@ def decode(fields: dict[str, Field], data: Any, path: str = "") -> dict[str, Any
         elif _fast(field, value):
             out[name] = value
         else:
-            if isinstance(value, list):  # a query key given twice for a single field: the first wins
-                value = value[0]
+            if isinstance(value, list):  # (query strings keep the first of repeated keys: query_to_dict)
+                raise _bad(f"{path}.{name}" if path else name, value, "a single value, not a list")
             out[name] = _scalar(field, value, f"{path}.{name}" if path else name)
     return out
 

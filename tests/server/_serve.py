@@ -143,6 +143,7 @@ _FLAGS = {
     "allowed_hosts": "--allowed-hosts",
     "cors_allowed_origins": "--cors-allowed-origins",
     "allowed_artifact_locations": "--allowed-artifact-location",
+    "app_name": "--app-name",
 }
 
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _serve import Server, fluvial_server
 
 CHROMIUM = os.environ.get("FLUVIAL_TEST_CHROMIUM", "/usr/bin/chromium")
-OPTIONAL_PROBES = ("/api/2.0/fluvial/users/current",)
+OPTIONAL_PROBES = ("/ajax-api/2.0/fluvial/users/current",)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 

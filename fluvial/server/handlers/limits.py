@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from fluvial._internal.paths import validate_relative_path
 from fluvial._internal.uri import is_file_uri, local_path, scheme_of
+from fluvial._internal.validation import MAX_PARAM_VAL_LENGTH, MAX_TAG_VAL_LENGTH
 from fluvial.exceptions import InvalidParameterValue, PermissionDenied
 from fluvial.server.config import ServerConfig
 
@@ -61,3 +63,39 @@ def check_artifact_location(config: ServerConfig, location: str | None) -> None:
             f"Artifact location {location!r} is outside this server's artifact roots ({', '.join(roots)}). "
             "Omit artifact_location, or ask the operator to allow it with --allowed-artifact-location."
         )
+
+
+# ---- request-wide limits, checked before any handler (adapter.call) --------------------------------
+MAX_LISTED_IDS = 1000  # experiment ids / run ids one request may name
+MAX_TAGS_PER_REQUEST = 1000
+MAX_RESULTS_CAP = {
+    "SearchRuns": 50_000, "SearchExperiments": 50_000, "SearchRegisteredModels": 1_000,
+    "SearchModelVersions": 200_000, "SearchLoggedModels": 50_000, "GetMetricHistory": 1_000_000,
+    "GetMetricHistoryBulk": 25_000, "ListAuditLog": 10_000,  # get-history-bulk-interval: its handler (1..2500)
+}
+_VALUE_LIMITS = {"LogParam": MAX_PARAM_VAL_LENGTH, "SetTag": MAX_TAG_VAL_LENGTH}
+
+
+def check_request(name: str, req: dict[str, Any]) -> None:
+    """Refuse requests over MLflow's value limits or naming absurd amounts of anything, whole, before
+    anything is stored: long param/tag values (not truncated: the caller would not know), thousands of
+    tags, thousands of experiments or runs, negative or huge ``max_results``."""
+    max_results = req.get("max_results")
+    if max_results is not None:
+        cap = MAX_RESULTS_CAP.get(name, 50_000)
+        if max_results < 0 or max_results > cap:
+            raise InvalidParameterValue(f"Invalid value for parameter 'max_results': it must be between 0 and {cap}.")
+    for field in ("experiment_ids", "run_ids", "run_id"):
+        listed = req.get(field)
+        if isinstance(listed, list) and len(listed) > MAX_LISTED_IDS:
+            raise InvalidParameterValue(f"A request may name at most {MAX_LISTED_IDS} values in '{field}'.")
+    tags = req.get("tags")
+    if isinstance(tags, list) and len(tags) > MAX_TAGS_PER_REQUEST:
+        raise InvalidParameterValue(f"A request may carry at most {MAX_TAGS_PER_REQUEST} tags.")
+    limit = _VALUE_LIMITS.get(name)
+    if limit is not None and len(req.get("value") or "") > limit:
+        raise InvalidParameterValue(f"The value is longer than the limit of {limit} characters.")
+    if name == "LogBatch":
+        for field, limit in (("params", MAX_PARAM_VAL_LENGTH), ("tags", MAX_TAG_VAL_LENGTH)):
+            if any(len(item.get("value") or "") > limit for item in req.get(field, [])):
+                raise InvalidParameterValue(f"A value in '{field}' is longer than the limit of {limit} characters.")

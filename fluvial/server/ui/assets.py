@@ -17,7 +17,9 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+
+from fluvial.server.routes import GuardedRoute, route
+from fluvial.wire.access import USER
 
 UI_DIR = Path(__file__).resolve().parent
 ASSET_BASE = "/ui-assets"
@@ -85,8 +87,9 @@ def _accepts_gzip(request: Request) -> bool:
     return any(part.split(";")[0].strip() == "gzip" for part in request.headers.get("accept-encoding", "").split(","))
 
 
-def routes(prefix: str = "") -> list[Route]:
-    """Starlette routes for the UI under ``prefix`` (the server's ``--static-prefix``)."""
+def routes(prefix: str = "") -> list[GuardedRoute]:
+    """Starlette routes for the UI under ``prefix`` (the server's ``--static-prefix``); with auth on, for
+    signed-in users only (browsers without a session are sent to the login page)."""
     bundle = load_bundle()
     base = f"{prefix}{ASSET_BASE}/{bundle.digest}"
     shell = (bundle.shell.replace("{{ASSETS}}", base).replace("{{PREFIX}}", prefix)).encode()
@@ -108,6 +111,6 @@ def routes(prefix: str = "") -> list[Route]:
         return Response(found.body, headers=headers)
 
     return [
-        Route(prefix + "/", index, methods=["GET", "HEAD"]),
-        Route(prefix + ASSET_BASE + "/{digest}/{path:path}", asset, methods=["GET", "HEAD"]),
+        route(prefix + "/", index, ["GET", "HEAD"], USER),
+        route(prefix + ASSET_BASE + "/{digest}/{path:path}", asset, ["GET", "HEAD"], USER),
     ]

@@ -17,9 +17,9 @@ const VersionPage = lazy(() => import("./models.js"), "VersionPage");
 
 function UserMenu() {
   const [user, setUser] = useState(null);
-  useEffect(() => { api("/api/2.0/fluvial/users/current").then((d) => setUser(d.user), () => setUser(null)); }, []);
+  useEffect(() => { api("/ajax-api/2.0/fluvial/users/current").then((d) => setUser(d.user), () => setUser(null)); }, []);
   if (!user) return null;
-  const logout = async () => { await post("/api/2.0/fluvial/users/logout", {}).catch(() => {}); location.href = prefixed("/login"); };
+  const logout = async () => { await post("/ajax-api/2.0/fluvial/users/logout", {}).catch(() => {}); location.href = prefixed("/login"); };
   return html`<span class="usermenu">${user.username}${user.is_admin ? " (admin)" : ""} <button class="link" onClick=${logout}>Log out</button></span>`;
 }
 

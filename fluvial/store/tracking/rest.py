@@ -159,10 +159,13 @@ class RestTrackingStore(TrackingStore):
         self._call("LogMetric", {"run_id": run_id, "run_uuid": run_id, **_metric_json(metric)})
 
     def log_param(self, run_id: str, param: Param) -> None:
-        self._call("LogParam", {"run_id": run_id, "run_uuid": run_id, "key": param.key, "value": param.value})
+        # long values are truncated (or refused) here: the server refuses them whole
+        value = v.param_value(param.key, param.value) if isinstance(param.key, str) else param.value
+        self._call("LogParam", {"run_id": run_id, "run_uuid": run_id, "key": param.key, "value": value})
 
     def set_tag(self, run_id: str, tag: RunTag) -> None:
-        self._call("SetTag", {"run_id": run_id, "run_uuid": run_id, "key": tag.key, "value": tag.value})
+        value = v.tag_value(tag.key, tag.value) if isinstance(tag.key, str) else tag.value
+        self._call("SetTag", {"run_id": run_id, "run_uuid": run_id, "key": tag.key, "value": value})
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._call("DeleteTag", {"run_id": run_id, "key": key})
@@ -170,6 +173,8 @@ class RestTrackingStore(TrackingStore):
     def log_batch(
         self, run_id: str, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
     ) -> None:
+        params = [Param(p.key, v.param_value(p.key, p.value)) if isinstance(p.key, str) else p for p in params]
+        tags = [RunTag(t.key, v.tag_value(t.key, t.value)) if isinstance(t.key, str) else t for t in tags]
         self._call("LogBatch", {
             "run_id": run_id, "metrics": [_metric_json(m) for m in metrics],
             "params": _tags(params), "tags": _tags(tags),

@@ -1,0 +1,1 @@
+"""Authentication and authorization for ``fluvial server --app-name basic-auth`` (docs/auth.md)."""
