@@ -251,10 +251,10 @@ def build_image(docker: str, context: DockerContext, name: str, report: Report =
     run_step(args, f"{os.path.basename(docker)} build -t {name} {context.directory}", report=report)
 
 
-def build_docker(model_uri: str | None = None, name: str = "mlflow-pyfunc", env_manager: str | None = None,
-                 mlflow_home: str | None = None, install_mlflow: bool = False, enable_mlserver: bool = False,
-                 base_image: str | None = None, *, engine: str | None = None, wheelhouse: str | None = None,
-                 network: str | None = None) -> None:
+def build_docker(model_uri: str | None = None, name: str = "mlflow-pyfunc", env_manager: str = "virtualenv",
+                 mlflow_home: str | None = None, install_java: bool = False, install_mlflow: bool = False,
+                 enable_mlserver: bool = False, base_image: str | None = None, *, engine: str | None = None,
+                 wheelhouse: str | None = None, network: str | None = None) -> None:
     """``mlflow.models.build_docker``: build an image named ``name`` that serves ``model_uri`` (or, without
     one, a model mounted at /opt/ml/model) on port 8080 with fluvial's scoring server."""
     import tempfile
@@ -263,9 +263,13 @@ def build_docker(model_uri: str | None = None, name: str = "mlflow-pyfunc", env_
         raise MlflowException("enable_mlserver=True is not supported: fluvial images serve models with fluvial's "
                               "own server (MLflow's scoring protocol on /invocations).",
                               error_code="INVALID_PARAMETER_VALUE")
+    if install_java:
+        raise MlflowException("install_java=True is not supported: fluvial images carry no Java (Spark MLlib models "
+                              "are not served from images); pick a base image with Java via base_image=.",
+                              error_code="NOT_IMPLEMENTED")
     if install_mlflow:
         report_to_stderr("fluvial: install_mlflow does not apply: the image gets fluvial, which serves the model")
-    if (env_manager or "local").lower() == "conda":
+    if (env_manager or "virtualenv").lower() == "conda":
         raise MlflowException("env_manager='conda' is not supported for images: the image installs the model's pip "
                               "requirements into its Python.", error_code="INVALID_PARAMETER_VALUE")
     docker = check_engine(engine)  # before any work: no engine, no build
