@@ -110,7 +110,35 @@ def reduced(
     lo = lo_bound if lo_bound is not None else int(x_min)
     hi = hi_bound if hi_bound is not None else int(x_max)
     width = bucket_width(lo, hi, max_points // 2)
+    buckets = (hi - lo) // width + 1
+    if x_axis == "step" and total >= 100 * buckets:
+        return _step_bucket_extremes(conn, where, lo, width, buckets), True, int(total)
     return _bucket_extremes(conn, where, x_axis, lo, width), True, int(total)
+
+
+def _step_bucket_extremes(conn: sa.Connection, where: list[Any], lo: int, width: int, buckets: int) -> list[Metric]:
+    """The step axis with many points per bucket: each bucket is a range of the step index, so one
+    aggregate per bucket reads it in index order (no sort), and each extreme is the first row in
+    (step, timestamp) order holding it, found by a LIMIT 1 walk of the same range."""
+    m = s.metrics
+    cols = (m.c.key, m.c.value, m.c.timestamp, m.c.step, m.c.is_nan)
+    number = sa.case((m.c.is_nan, sa.null()), else_=m.c.value)
+    first = lo
+    chosen: dict[tuple[Any, ...], Any] = {}
+    for _ in range(buckets):
+        in_bucket = [*where, m.c.step >= first, m.c.step <= first + width - 1]
+        first += width
+        count, vmin, vmax = conn.execute(
+            sa.select(sa.func.count(), sa.func.min(number), sa.func.max(number)).where(*in_bucket)).one()
+        if not count:
+            continue
+        picks = [sa.true()] if vmin is None else [m.c.value == v for v in dict.fromkeys((vmin, vmax))]
+        for pick in picks:
+            extra = [] if vmin is None else [m.c.is_nan == sa.false()]
+            row = conn.execute(sa.select(*cols).where(*in_bucket, *extra, pick)
+                               .order_by(m.c.step, m.c.timestamp, m.c.is_nan, m.c.value).limit(1)).one()
+            chosen[(row.step, row.timestamp, bool(row.is_nan), 0.0 if row.is_nan else row.value)] = row
+    return [_point(chosen[k]) for k in sorted(chosen)]
 
 
 def _bucket_extremes(conn: sa.Connection, where: list[Any], x_axis: str, lo: int, width: int) -> list[Metric]:
