@@ -19,9 +19,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from bench._harness import log
+from bench._harness import log, machine
 from bench._scale_seed import T0, create_schema
-from bench.scale import CACHE, _build_indexes
+from bench.scale import CACHE, DOCS, END, HISTORY_BEGIN, HISTORY_END, _build_indexes
 
 RUN = "b" * 32
 KEY = "loss"
@@ -64,7 +64,8 @@ def _timed(fn, repeats: int) -> tuple[float, object]:
     return best, out
 
 
-def measure(n: int, repeats: int) -> None:
+def measure(n: int, repeats: int) -> list[tuple[str, str]]:
+    """(label, cell) per measurement at ``n`` points; also printed."""
     from fluvial.store.tracking.sql.store import SqlTrackingStore
 
     CACHE.mkdir(exist_ok=True)
@@ -74,12 +75,14 @@ def measure(n: int, repeats: int) -> None:
         _seed(db, n)
     store = SqlTrackingStore(f"sqlite:///{db}", tempfile.mkdtemp())
     lo, hi = n * 0.42, n * 0.43
+    cells: list[tuple[str, str]] = []
     for label, kwargs in (("whole range, step", {}), ("1% zoom, step", {"start": lo, "end": hi}),
                           ("whole range, timestamp", {"x_axis": "timestamp"})):
         seconds, out = _timed(lambda kw=kwargs: store.get_metric_history_reduced(RUN, KEY, max_points=1000, **kw),
                               repeats)
         points, _reduced, total = out  # type: ignore[misc]
         print(f"{n:>10,} reduce {label:<24} {seconds * 1000:10.1f} ms  ({len(points)} of {total:,} points)")
+        cells.append((f"`get_metric_history_reduced`, {label} (1,000 points)", f"{seconds * 1000:,.1f}"))
 
     def page_all() -> int:
         count, token = 0, None
@@ -96,6 +99,33 @@ def measure(n: int, repeats: int) -> None:
     tracemalloc.stop()
     print(f"{n:>10,} history pages of 25,000        {seconds * 1000:10.1f} ms  ({count:,} points, "
           f"tracemalloc peak {peak / 2**20:.1f} MiB)")
+    cells.append(("`get_metric_history`, every page of 25,000 (under tracemalloc)", f"{seconds * 1000:,.1f}"))
+    cells.append(("tracemalloc peak while paging (MiB)", f"{peak / 2**20:.1f}"))
+    return cells
+
+
+def write_docs(results: dict[int, list[tuple[str, str]]]) -> None:
+    sizes = sorted(results)
+    lines = [HISTORY_BEGIN, "### One metric's history: 100k and 10M points (`bench/metric_history.py`)", "",
+             "Milliseconds through `SqlTrackingStore` on SQLite (best of the repeats), one run whose metric",
+             "`loss` holds N points (one per step, 0.1% NaN); the zoom is steps 42%..43% of the range.",
+             "", "| measurement | " + " | ".join(f"{n:,} points" for n in sizes) + " |",
+             "|---" + "|---:" * len(sizes) + "|"]
+    for i, (label, _) in enumerate(results[sizes[0]]):
+        lines.append(f"| {label} | " + " | ".join(results[n][i][1] for n in sizes) + " |")
+    m = machine()
+    lines += ["", "Before the grouped passes (two window functions ranking every point, commit 733f712): whole",
+              "range 1,578 ms (step) and 1,433 ms (timestamp) at 100k, about 150 s at 10M (`bench/ui_browser.py`);",
+              "paging 100k points took 3,097 ms under tracemalloc (Row attribute lookups).", "",
+              f"Machine: {m['cpu']} ({m['cores']} cores, shared with other jobs), SQLite {m['sqlite']}. Rerun:",
+              "`.venv/bin/python -m bench.metric_history`.", HISTORY_END]
+    block = "\n".join(lines)
+    text = DOCS.read_text()
+    if HISTORY_BEGIN in text and HISTORY_END in text:
+        text = text[:text.index(HISTORY_BEGIN)] + block + text[text.index(HISTORY_END) + len(HISTORY_END):]
+    else:
+        text = text[:text.index(END)] + block + "\n" + text[text.index(END):]
+    DOCS.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100000,10000000")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    for n in (int(s) for s in args.sizes.split(",")):
-        measure(n, args.repeats)
+    results = {n: measure(n, args.repeats) for n in (int(s) for s in args.sizes.split(","))}
+    write_docs(results)
     return 0
 
 

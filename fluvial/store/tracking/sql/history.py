@@ -18,6 +18,9 @@ from fluvial.search.paging import decode_page_token
 from fluvial.store.tracking.sql import loading
 from fluvial.store.tracking.sql import schema as s
 
+# from this many points per bucket, one index-range aggregate per bucket beats one grouped pass (whose
+# sort grows with the points): at 100k points in 500 buckets grouped wins, at 10M ranges win 4x
+STEP_RANGES_FROM = 2_000
 _HISTORY_ORDER = ("step", "timestamp", "is_nan", "value")
 
 
@@ -114,7 +117,7 @@ def reduced(
     hi = hi_bound if hi_bound is not None else int(x_max)
     width = bucket_width(lo, hi, max_points // 2)
     buckets = (hi - lo) // width + 1
-    if x_axis == "step" and total >= 100 * buckets:
+    if x_axis == "step" and total >= STEP_RANGES_FROM * buckets:
         return _step_bucket_extremes(conn, where, lo, width, buckets), True, int(total)
     return _bucket_extremes(conn, where, x_axis, lo, width), True, int(total)
 
