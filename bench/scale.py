@@ -29,6 +29,7 @@ RESULTS = Path(os.environ.get("FLUVIAL_SCALE_RESULTS") or CACHE / "scale-results
 DOCS = REPO / "docs" / "benchmarks.md"
 PLOT = REPO / "docs" / "scale.png"
 BEGIN, END = "<!-- scale-begin -->", "<!-- scale-end -->"
+HISTORY_BEGIN, HISTORY_END = "<!-- metric-history-begin -->", "<!-- metric-history-end -->"
 
 QUERIES: list[tuple[str, str, dict[str, Any]]] = [
     ("newest", "newest 100 runs (no filter, default order)", {}),
@@ -225,8 +226,10 @@ def write_docs(results: dict[str, Any]) -> None:
               "![cost against size](scale.png)", "",
               "Rerun: `.venv/bin/python -m bench.scale` (SQLite) and `bash scripts/with-postgres.sh "
               ".venv/bin/python -m bench.scale --postgres`.", END]
-    block = "\n".join(lines)
     text = DOCS.read_text() if DOCS.exists() else ""
+    if HISTORY_BEGIN in text and HISTORY_END in text:  # bench/metric_history.py's subsection is kept as is
+        lines[-1:-1] = ["", text[text.index(HISTORY_BEGIN):text.index(HISTORY_END) + len(HISTORY_END)]]
+    block = "\n".join(lines)
     if BEGIN in text and END in text:
         text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
     else:
