@@ -264,9 +264,8 @@ def build_docker(model_uri: str | None = None, name: str = "mlflow-pyfunc", env_
                               "own server (MLflow's scoring protocol on /invocations).",
                               error_code="INVALID_PARAMETER_VALUE")
     if install_java:
-        raise MlflowException("install_java=True is not supported: fluvial images carry no Java (Spark MLlib models "
-                              "are not served from images); pick a base image with Java via base_image=.",
-                              error_code="NOT_IMPLEMENTED")
+        report_to_stderr("fluvial: install_java does not apply: fluvial's scoring server needs no Java "
+                         "(as `models build-docker --install-java` says)")
     if install_mlflow:
         report_to_stderr("fluvial: install_mlflow does not apply: the image gets fluvial, which serves the model")
     if (env_manager or "virtualenv").lower() == "conda":
