@@ -184,7 +184,8 @@ def _missing_module(exc: BaseException) -> str | None:
         seen.add(id(current))
         if isinstance(current, ModuleNotFoundError) and current.name:
             return current.name
-        current = current.__cause__ or current.__context__
+        # `raise ... from None` says the context is not the cause (e.g. a flavor fluvial does not provide)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return None
 
 
