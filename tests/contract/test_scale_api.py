@@ -117,17 +117,41 @@ def test_metric_history_pages_are_keyset_and_old_tokens_work(store):
         store.get_metric_history(run_id, "loss", max_results=10, page_token="bm90IGpzb24=")
 
 
+class _AppClient:
+    """Requests to the app in this process through fluvial's own ASGI transport (no sockets)."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+    def get(self, path: str, params: dict | None = None):
+        from urllib.parse import urlencode
+
+        from fluvial.transport.base import HttpRequest
+
+        query = "?" + urlencode(params, doseq=True) if params else ""
+        return self.transport.send(HttpRequest("GET", f"http://localhost{path}{query}"))
+
+    def post(self, path: str, body: dict | str):
+        from fluvial.transport.base import HttpRequest
+
+        data = (body if isinstance(body, str) else json.dumps(body)).encode()
+        return self.transport.send(HttpRequest("POST", f"http://localhost{path}",
+                                               {"content-type": "application/json"}, data))
+
+
 @pytest.fixture
 def app_client(sql_store, tmp_path):
-    from starlette.testclient import TestClient
-
     from fluvial.server.app import create_app
     from fluvial.server.config import ServerConfig, Stores
+    from fluvial.transport.asgi import AsgiTransport
 
     config = ServerConfig(backend_store_uri=sql_store.db_uri, default_artifact_root=str(tmp_path / "a"),
                           serve_artifacts=False)
-    with TestClient(create_app(Stores(config=config, tracking=sql_store)), base_url="http://localhost") as client:
-        yield client, sql_store
+    transport = AsgiTransport(create_app(Stores(config=config, tracking=sql_store)))
+    try:
+        yield _AppClient(transport), sql_store
+    finally:
+        transport.close()
 
 
 def test_routes_get_post_and_ajax_twin(app_client):
@@ -137,24 +161,23 @@ def test_routes_get_post_and_ajax_twin(app_client):
         store.log_param(_run(store, exp), Param("model", "rf" if i else "lr"))
     for prefix in ("/api/2.0/fluvial", "/ajax-api/2.0/fluvial"):
         r = client.get(f"{prefix}/runs/count", params={"experiment_ids": [exp, "0"], "filter": "params.model='rf'"})
-        assert r.status_code == 200 and r.json() == {"count": 2}
-        r = client.post(f"{prefix}/runs/count", json={"experiment_ids": [exp], "run_view_type": "ALL"})
-        assert r.status_code == 200 and r.json() == {"count": 3}
+        assert r.status == 200 and r.json() == {"count": 2}
+        r = client.post(f"{prefix}/runs/count", {"experiment_ids": [exp], "run_view_type": "ALL"})
+        assert r.status == 200 and r.json() == {"count": 3}
     run_id = _run(store, exp)
     store.log_batch(run_id, [Metric("m", float(i % 7), i, i) for i in range(50)], [], [])
     r = client.get("/ajax-api/2.0/fluvial/metrics/get-history-reduced",
                    params={"run_id": run_id, "metric_key": "m", "max_points": "10", "start": "0", "end": "49"})
     body = r.json()
-    assert r.status_code == 200 and body["reduced"] is True and body["total"] == 50
+    assert r.status == 200 and body["reduced"] is True and body["total"] == 50
     assert 0 < len(body["metrics"]) <= 10 and set(body["metrics"][0]) == {"key", "value", "timestamp", "step"}
     r = client.post("/api/2.0/fluvial/metrics/get-history-reduced",
-                    content=json.dumps({"run_id": run_id, "metric_key": "m", "x_axis": "minutes"}),
-                    headers={"content-type": "application/json"})
-    assert r.status_code == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+                    {"run_id": run_id, "metric_key": "m", "x_axis": "minutes"})
+    assert r.status == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     r = client.get("/api/2.0/fluvial/runs/count", params={"experiment_ids": exp, "filter": "bad filter"})
-    assert r.status_code == 400
-    assert client.get("/api/2.0/mlflow/runs/count").status_code == 404  # never under mlflow/
-    assert client.get("/api/2.0/fluvial/runs/nope").status_code == 404
+    assert r.status == 400
+    assert client.get("/api/2.0/mlflow/runs/count").status == 404  # never under mlflow/
+    assert client.get("/api/2.0/fluvial/runs/nope").status == 404
 
 
 def test_client_extensions(tracking_uri):
