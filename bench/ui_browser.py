@@ -6,7 +6,8 @@ navigation start (the page's ``performance.now()``), until the view is there, th
 frames (painted):
 
 - ``runs``: the experiment's runs page until the 50 newest run names are visible in the viewport
-  (links to their run pages); runs carry 3 params, 3 metrics and 4 tags;
+  (links to their run pages); runs are ``bench/_scale_seed.py``'s (5 params, 5 metrics, 6 tags each, 5%
+  deleted, another experiment with a tenth as many runs);
 - ``metric``: the chart page of one run's 100,000-step metric until the chart is drawn (Plotly holding
   every point for MLflow; the uPlot canvas inside ``[data-testid=chart]`` for fluvial, which fetches a
   series reduced to the chart's width);
@@ -36,6 +37,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bench._harness import REPO, BenchError, BenchServer, Row, Side, copy_sqlite, fresh_dir, log
+from bench._scale_seed import RUN_COLS, T0, seed_sqlite
 
 NAME = "ui_browser"
 SMALL, LARGE = 10_000, 1_000_000
@@ -45,7 +47,6 @@ REPEATS = 3
 BAR_RATIO, BAR_SECONDS = 10, 1.0
 VIEW_TIMEOUT_MS = 300_000
 CACHE = REPO / ".bench" / NAME
-T0 = 1_700_000_000_000
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -62,81 +63,47 @@ class Seeded:
 
 
 def _seed(path: Path, runs: int, big: bool) -> Seeded:
-    """MLflow 2.22.5's schema (no fluvial indexes) filled with bulk inserts; cached with its run ids."""
+    """``bench/_scale_seed.py``'s runs (MLflow 2.22.5's schema, no fluvial indexes; experiment 1 holds
+    ``runs`` runs) plus, in experiment 1, a run with a ``STEPS``-step metric ``curve`` and (``big``) one
+    with a ``BIG_POINTS``-point one; cached with the run ids the views use."""
     meta = path.with_suffix(".json")
     if path.exists() and meta.exists():
         data = json.loads(meta.read_text())
         return Seeded(path, [tuple(x) for x in data["newest"]], data["curve"], data["big"])  # type: ignore[misc]
-    import sqlalchemy as sa
-
-    from fluvial.store.tracking.sql import schema
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".partial")
-    tmp.unlink(missing_ok=True)
-    engine = sa.create_engine(f"sqlite:///{tmp}")
-    with engine.begin() as conn:
-        schema.metadata.create_all(conn)
-        conn.execute(sa.insert(schema.alembic_version).values(version_num=schema.MLFLOW_HEAD_REVISION))
-        for exp_id, name in ((0, "Default"), (1, "ui-bench")):
-            conn.execute(sa.insert(schema.experiments).values(
-                experiment_id=exp_id, name=name, artifact_location=f"mlflow-artifacts:/{exp_id}",
-                lifecycle_stage="active", creation_time=T0, last_update_time=T0))
-    engine.dispose()
-    db = sqlite3.connect(tmp)
+    work = path.with_name(path.stem + "-seeding.db")
+    work.unlink(missing_ok=True)
+    seed_sqlite(work, runs, lambda m: log(f"{NAME}: {m}"))
+    db = sqlite3.connect(work)
     db.execute("PRAGMA journal_mode = OFF")
     db.execute("PRAGMA synchronous = OFF")
     rng = random.Random(12)
 
-    def add_runs(rows: list[tuple[str, str, int]]) -> None:
-        db.executemany(
-            "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, "
-            "start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id) "
-            "VALUES (?, ?, 'LOCAL', 'train.py', '', 'bench', 'FINISHED', ?, ?, '', 'active', ?, 1)",
-            [(rid, name, start, start + 500, f"mlflow-artifacts:/1/{rid}/artifacts") for rid, name, start in rows])
-        db.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
-                       [(k, v, rid) for rid, name, _ in rows for k, v in (
-                           ("mlflow.runName", name), ("mlflow.user", "bench"), ("mlflow.source.name", "train.py"),
-                           ("mlflow.source.type", "LOCAL"))])
-
-    def add_points(rid: str, key: str, count: int, chunk: int = 200_000) -> None:
+    def add_curve(name: str, start: int, count: int, chunk: int = 200_000) -> str:
+        rid = uuid.UUID(int=rng.getrandbits(128)).hex
+        db.execute(f"INSERT INTO runs ({RUN_COLS}) VALUES (?, ?, 'LOCAL', 'train.py', '', 'bench', 'FINISHED', ?, ?, "
+                   "NULL, '', 'active', ?, 1)", (rid, name, start, start + 500, f"/tmp/artifacts/1/{rid}/artifacts"))
+        db.execute("INSERT INTO tags (key, value, run_uuid) VALUES ('mlflow.runName', ?, ?)", (name, rid))
         for lo in range(0, count, chunk):
             db.executemany("INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, 0, ?)",
-                           [(key, math.sin(s / 5000) + rng.random() * 0.1, T0 + s, s, rid)
+                           [("curve", math.sin(s / 5000) + rng.random() * 0.1, T0 + s, s, rid)
                             for s in range(lo, min(count, lo + chunk))])
         db.execute("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, 0, ?)",
-                   (key, 0.0, T0 + count - 1, count - 1, rid))
+                   ("curve", 0.0, T0 + count - 1, count - 1, rid))
+        return rid
 
     with db:
-        for lo in range(0, runs, 20_000):
-            batch = [(uuid.UUID(int=rng.getrandbits(128)).hex, f"run-{i:07d}", T0 + i * 1000)
-                     for i in range(lo, min(runs, lo + 20_000))]
-            add_runs(batch)
-            db.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
-                           [(k, v, rid) for rid, _, _ in batch for k, v in (
-                               ("lr", str(10 ** -rng.randrange(1, 6))), ("depth", str(rng.randrange(1, 21))),
-                               ("model", rng.choice(["rf", "lr", "xgb"])))])
-            points = [(k, rng.random(), start + 400, 0, 0, rid) for rid, _, start in batch for k in ("acc", "loss", "f1")]
-            db.executemany("INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, ?, ?)",
-                           points)
-            db.executemany("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
-                           "VALUES (?, ?, ?, ?, ?, ?)", points)
-            if lo % 200_000 == 0:
-                log(f"{NAME}: seeded {lo:,} of {runs:,} runs")
-            if lo + 20_000 >= runs:
-                newest = [(rid, name) for rid, name, _ in reversed(batch[-COMPARED:])]
-        curve = uuid.UUID(int=rng.getrandbits(128)).hex
-        add_runs([(curve, "curve-100k", T0 - 1000)])
-        add_points(curve, "curve", STEPS)
-        big_run = None
+        # the order of both UIs' runs table: newest start first, run id as the tiebreak
+        newest = [(r[0], r[1]) for r in db.execute(
+            "SELECT run_uuid, name FROM runs WHERE experiment_id = 1 AND lifecycle_stage = 'active' "
+            "ORDER BY start_time DESC, run_uuid LIMIT ?", (COMPARED,))]
+        curve = add_curve("curve-100k", T0 - 1000, STEPS)
+        big_run = add_curve("curve-10m", T0 - 2000, BIG_POINTS) if big else None
         if big:
-            big_run = uuid.UUID(int=rng.getrandbits(128)).hex
-            add_runs([(big_run, "curve-10m", T0 - 2000)])
-            add_points(big_run, "curve", BIG_POINTS)
             log(f"{NAME}: seeded the {BIG_POINTS:,}-point metric")
     db.execute("PRAGMA journal_mode = WAL")
     db.close()
-    tmp.rename(path)
+    work.rename(path)
     meta.write_text(json.dumps({"newest": newest, "curve": curve, "big": big_run}))
     return Seeded(path, newest, curve, big_run)
 

@@ -15,6 +15,25 @@ from fluvial.server.handlers import Handler
 from fluvial.wire.endpoints import ENDPOINTS, Endpoint, Routes
 
 _JSON_HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff")]
+GZIP_MIN_BYTES = 1024  # smaller answers go as they are
+
+
+def _accepts_gzip(scope: Scope) -> bool:
+    """Whether the request's ``Accept-Encoding`` takes gzip (``q=0`` refuses it)."""
+    for key, value in scope["headers"]:
+        if key == b"accept-encoding":
+            for item in value.decode("latin-1").lower().split(","):
+                coding, _, params = item.strip().partition(";")
+                if coding.strip() in ("gzip", "*"):
+                    q = params.strip()
+                    return not (q.startswith("q=") and q[2:].strip() in ("0", "0.0", "0.00", "0.000"))
+    return False
+
+
+def _gzipped(body: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(body, compresslevel=5, mtime=0)
 
 
 class RpcApp:
@@ -102,5 +121,11 @@ class RpcApp:
             return
         status, payload = adapter.call(endpoint, self.handlers[endpoint.name], self.stores, method, query,
                                        content_type, body, path_params, self.guard)
+        # The web UI's answers (the /ajax-api twins) are gzipped when the browser takes it; /api answers
+        # stay as MLflow's server sends them.
+        if ajax and len(payload) >= GZIP_MIN_BYTES and _accepts_gzip(scope):
+            await self._send(send, status, _gzipped(payload), [
+                *_JSON_HEADERS, (b"content-encoding", b"gzip"), (b"vary", b"accept-encoding")])
+            return
         await self._send(send, status, payload)
 

@@ -226,12 +226,15 @@ FLUVIAL_UI: list[Endpoint] = [
     Endpoint("UiRunsPage", ("POST",), "/fluvial/ui/runs-page",
              {"experiment_ids": string(repeated=True), "filter": string(), "order_by": string(repeated=True),
               "run_view_type": enum_of(ViewType), "page_token": string(), "max_results": int32(),
-              "columns": message(UI_COLUMNS), "start_time_after": int64()}, ajax_only=True,
+              "columns": message(UI_COLUMNS), "start_time_after": int64(), "with_count": boolean()},
+             ajax_only=True,
              access=READ_EXPERIMENTS),
     Endpoint("UiCompare", ("POST", "GET"), "/fluvial/ui/compare", {"run_ids": string(repeated=True)},
              ajax_only=True, access=read("runs", "run_ids")),
     Endpoint("UiColumns", ("GET", "POST"), "/fluvial/ui/columns", {"experiment_ids": string(repeated=True)},
              ajax_only=True, access=READ_EXPERIMENTS),
+    Endpoint("UiArtifactPreview", ("GET",), "/fluvial/ui/artifact-preview",
+             {"run_id": string(), "path": string(), "max_rows": int32()}, ajax_only=True, access=READ_RUN),
 ]
 register(FLUVIAL_UI)
 

@@ -52,6 +52,14 @@ def _artifacts(folder: Path, hostile: bool) -> None:
     if hostile:
         (folder / f"{XSS}.txt").write_text("hostile name")
     (folder / "big.log").write_text("".join(f"line {i:06d}\n" for i in range(12_000)) + "THE END\n")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # 5,000 rows in row groups of 1,000: the preview reads the footer and the first rows only
+    label = XSS if hostile else "ok"
+    table = pa.table({"id": list(range(5000)), "score": [i / 7 for i in range(5000)],
+                      "label": [label if i == 0 else f"row-{i}" for i in range(5000)]})
+    pq.write_table(table, folder / "predictions.parquet", row_group_size=1000)
 
 
 def seed(client: Any, hostile: bool = True) -> dict[str, Any]:

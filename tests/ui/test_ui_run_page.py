@@ -96,3 +96,24 @@ def test_artifact_previews(page: Any, ui_server: Any, seeded: dict[str, Any]) ->
     assert client_for(ui_server).get_model_version("from-artifact", "1").source.endswith("/artifacts/model")
     # The sandboxed report's <script> and <img onerror> must not run; Chromium reports the blocked script.
     page.problems[:] = [p for p in page.problems if "about:srcdoc" not in p and "sandboxed" not in p]
+
+
+def test_parquet_preview_reads_the_first_rows(page: Any, seeded: dict[str, Any]) -> None:
+    open_page(page, f"runs/{seeded['parent']}")
+    page.get_by_role("tree", name="Artifacts").get_by_role("button", name="predictions.parquet").click()
+    preview = page.locator(".preview")
+    preview.get_by_role("columnheader", name="score").wait_for()
+    assert "5,000 rows \u00d7 3 columns \u00b7 showing 100 rows" in preview.inner_text()
+    assert preview.locator("tbody tr").count() == 100
+    assert preview.locator("tbody tr").nth(1).locator("td").nth(2).inner_text() == "row-1"
+    preview.get_by_role("button", name="Show 1,000 rows").click()
+    page.wait_for_function("() => document.querySelectorAll('.preview tbody tr').length === 1000")
+    assert page.evaluate("window.__xss") is None  # the hostile first label is text
+
+
+def test_mlflow_run_page_artifact_address_opens_the_file(page: Any, seeded: dict[str, Any]) -> None:
+    # MLflow 2.x: #/experiments/<id>/runs/<run>/artifacts/<path>
+    page.goto(f"/#/experiments/{seeded['experiment']}/runs/{seeded['parent']}/artifacts/config.json")
+    page.locator(".preview pre", has_text='"layers"').wait_for()
+    assert page.evaluate("location.hash") == (
+        f"#/experiments/{seeded['experiment']}/runs/{seeded['parent']}?artifact=config.json")

@@ -51,7 +51,9 @@ def runs_page(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
             "metrics": {k: encode_double(v) for k, v in _pick(data.metrics, metrics).items()},
             "tags": _pick(data.tags, tags),
         })
-    out: dict[str, Any] = {"runs": runs, "count": stores.tracking.count_runs(experiment_ids, filter_string, view)}
+    out: dict[str, Any] = {"runs": runs}
+    if req.get("with_count", True):  # the UI asks for the count once, beside the first page
+        out["count"] = stores.tracking.count_runs(experiment_ids, filter_string, view)
     if page.token:
         out["next_page_token"] = page.token
     return out
@@ -85,6 +87,36 @@ def columns(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameterValue(
             f"Columns of at most {COLUMNS_MAX_EXPERIMENTS} experiments at once; {len(experiment_ids)} were given.")
     return dict(stores.tracking.run_column_keys(experiment_ids))
+
+
+@handler("UiArtifactPreview")
+def artifact_preview(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    """The first rows of a run's Parquet artifact (``fluvial/server/ui/parquet.py``), read from the run's
+    artifact store or the server's artifacts destination, as ``/get-artifact`` reads files."""
+    from fluvial._internal.paths import validate_relative_path
+    from fluvial.server.mlflow_ui_routes import _repository_at
+    from fluvial.server.ui import parquet
+
+    run_id = req.get("run_id") or ""
+    if not run_id:
+        raise missing("run_id")
+    rel = validate_relative_path(req.get("path"))
+    if not rel:
+        raise missing("path")
+    info = stores.tracking.get_run(run_id).info
+    try:
+        opened = _repository_at(stores, info.artifact_uri).open(rel)
+    except OSError as exc:  # the artifact service's mapping: no such file, a folder, refused
+        from fluvial.server.proxy import _os_error
+
+        mapped = _os_error(exc, rel)
+        if mapped is None:
+            raise
+        raise mapped from exc
+    try:
+        return parquet.preview(opened.stream, req.get("max_rows", parquet.DEFAULT_ROWS))
+    finally:
+        opened.close()
 
 
 @handler("GatewayProxy")

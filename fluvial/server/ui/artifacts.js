@@ -1,5 +1,5 @@
 // Artifact browser: a lazily loaded tree and size-capped previews (text, JSON, YAML, MLmodel with its
-// signature, images, CSV as a table, HTML only inside a sandboxed frame without scripts).
+// signature, images, CSV and Parquet as tables, HTML only inside a sandboxed frame without scripts).
 import { html, useState, useEffect, api, prefixed, fmtBytes, ErrorBox } from "./lib.js";
 
 const CAP = 100 * 1024;
@@ -7,6 +7,32 @@ const CAP = 100 * 1024;
 const FRAME_CSP = '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; img-src data:">';
 const TEXT = /\.(txt|log|json|ya?ml|md|py|cfg|ini|toml|sh|r|sql|js|ts|java|scala|xml|conf|properties|csv|tsv|html?)$|(^|\/)(MLmodel|MLproject|requirements\.txt|conda\.yaml|python_env\.yaml|LICENSE)$/i;
 const IMAGE = /\.(png|jpe?g|gif|bmp|webp)$/i;
+const PARQUET = /\.(parquet|pq)$/i;
+const PARQUET_ROWS = 100;   // rows in the first preview; "more rows" asks for up to PARQUET_MAX
+const PARQUET_MAX = 1000;
+
+// The server reads the schema and the first rows only (never the whole file).
+function ParquetPreview({ runId, path }) {
+  const [rows, setRows] = useState(PARQUET_ROWS);
+  const [state, setState] = useState({ loading: true });
+  useEffect(() => { setRows(PARQUET_ROWS); }, [path]);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true }));
+    api("/ajax-api/2.0/fluvial/ui/artifact-preview", { run_id: runId, path, max_rows: rows })
+      .then((data) => live && setState({ loading: false, data }), (error) => live && setState({ loading: false, error }));
+    return () => { live = false; };
+  }, [runId, path, rows]);
+  if (state.error) return html`<${ErrorBox} error=${state.error} />`;
+  if (!state.data) return html`<p class="loading">Loading…</p>`;
+  const d = state.data;
+  const cols = d.columns || [];
+  const shown = (d.rows || []).length;
+  return html`<p class="muted">${Number(d.total_rows).toLocaleString()} rows × ${d.total_columns} columns${d.truncated ? ` · showing ${shown} rows${cols.length < d.total_columns ? ` and ${cols.length} columns` : ""}` : ""}</p>
+    <div class="table-scroll"><table class="data"><thead><tr>${cols.map((c, i) => html`<th key=${i} title=${c.type}>${c.name}<br /><span class="muted">${c.type}</span></th>`)}</tr></thead>
+      <tbody>${(d.rows || []).map((r, i) => html`<tr key=${i}>${r.map((v, j) => html`<td key=${j}>${v === null ? html`<span class="muted">null</span>` : String(v)}</td>`)}</tr>`)}</tbody></table></div>
+    ${shown < d.total_rows && rows < PARQUET_MAX ? html`<button disabled=${state.loading} onClick=${() => setRows(PARQUET_MAX)}>Show ${PARQUET_MAX.toLocaleString()} rows</button>` : null}`;
+}
 
 export function artifactUrl(runId, path) {
   return prefixed("/get-artifact?" + new URLSearchParams({ path, run_uuid: runId }).toString());
@@ -69,7 +95,7 @@ function Preview({ runId, file, actions }) {
   const [all, setAll] = useState(false);
   const url = artifactUrl(runId, file.path);
   const name = file.path.split("/").pop();
-  const isText = TEXT.test(file.path);
+  const isText = TEXT.test(file.path) && !PARQUET.test(file.path);
   useEffect(() => {
     setAll(false);
   }, [file.path]);
@@ -83,6 +109,7 @@ function Preview({ runId, file, actions }) {
   const header = html`<div class="toolbar"><strong>${file.path}</strong> <span class="muted">${fmtBytes(file.file_size)}</span>
     <a class="button" href=${url} download=${name}>Download</a>${actions ? actions(file) : null}</div>`;
   if (IMAGE.test(file.path)) return html`${header}<img src=${url} alt=${name} />`;
+  if (PARQUET.test(file.path)) return html`${header}<${ParquetPreview} runId=${runId} path=${file.path} />`;
   if (!isText) return html`${header}<p class="muted">No preview for this file type.</p>`;
   if (state.loading) return html`${header}<p class="loading">Loading…</p>`;
   if (state.error) return html`${header}<${ErrorBox} error=${state.error} />`;

@@ -31,9 +31,9 @@ function toXY(points, xAxis, startTime, logY, weight) {
   return [order.map((i) => xs[i]), smooth(order.map((i) => ys[i]), weight)];
 }
 
-export function MetricChart({ runs, metricKey, height = 360 }) {
-  const [xAxis, setXAxis] = useState("step");
-  const [logY, setLogY] = useState(false);
+export function MetricChart({ runs, metricKey, height = 360, initialXAxis = "step", initialLog = false }) {
+  const [xAxis, setXAxis] = useState(["step", "wall", "relative"].includes(initialXAxis) ? initialXAxis : "step");
+  const [logY, setLogY] = useState(!!initialLog);
   const [weight, setWeight] = useState(0);
   const [range, setRange] = useState(null);   // zoomed x range in the axis' units, or null
   const [series, setSeries] = useState(null); // [{run, points, reduced, total}]
@@ -128,6 +128,6 @@ export function MetricPage({ metricKey, query }) {
       ${keys.map((k) => html`<option value=${k}>${k}</option>`)}</select></label>` : null}
     <p class="muted">${runs ? runs.map((r, i) => html`${i ? ", " : ""}<a href=${href(["experiments", r.info.experiment_id, "runs", r.info.run_id])}>${r.info.run_name || r.info.run_id}</a>`) : null}</p>
     <${ErrorBox} error=${error} />
-    ${runs ? html`<${MetricChart} runs=${runs} metricKey=${metricKey} />` : html`<p class="loading">Loading…</p>`}
+    ${runs ? html`<${MetricChart} runs=${runs} metricKey=${metricKey} initialXAxis=${query.get("x_axis") || "step"} initialLog=${query.get("y_axis_scale") === "log"} />` : html`<p class="loading">Loading…</p>`}
   </div>`;
 }

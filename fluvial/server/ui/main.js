@@ -1,5 +1,6 @@
 // Page shell and hash router (MLflow's URL shapes).
-import { html, render, useRoute, useState, useEffect, api, post, prefixed } from "./lib.js";
+import { html, render, useRoute, useState, useEffect, api, post, prefixed, parseHash } from "./lib.js";
+import { canonical } from "./bookmarks.js";
 import { ExperimentsPage } from "./experiments.js";
 import { RunsPage } from "./runs.js";
 
@@ -27,7 +28,7 @@ function page(route) {
   const [a, b, c, d, e] = route.parts;
   const q = route.query;
   if (!a || a === "experiments" && !b) return html`<${ExperimentsPage} query=${q} />`;
-  if (a === "experiments" && c === "runs" && d) return html`<${RunPage} runId=${d} experimentId=${b} />`;
+  if (a === "experiments" && c === "runs" && d) return html`<${RunPage} runId=${d} experimentId=${b} artifact=${q.get("artifact")} />`;
   if (a === "experiments") return html`<${RunsPage} experimentIds=${[b]} query=${q} />`;
   if (a === "compare-experiments") return html`<${RunsPage} experimentIds=${JSON.parse(q.get("experiments") || "[]")} query=${q} />`;
   if (a === "runs" && b) return html`<${RunPage} runId=${b} />`;
@@ -51,6 +52,18 @@ function App() {
       </nav><${UserMenu} /></header>
     <main id="main" tabindex="-1">${page(route)}</main>`;
 }
+
+// MLflow's addresses (bookmarks, shared links) become fluvial's before any page reads them; this listener
+// is added before the router's, so the router sees the rewritten address.
+function rewriteBookmark() {
+  const { parts, query } = parseHash();
+  const fixed = canonical(parts, query);
+  if (!fixed) return;
+  const qs = fixed.query.toString();
+  history.replaceState(null, "", "#/" + fixed.parts.map(encodeURIComponent).join("/") + (qs ? "?" + qs : ""));
+}
+rewriteBookmark();
+addEventListener("hashchange", rewriteBookmark);
 
 const root = document.getElementById("app");
 root.textContent = "";

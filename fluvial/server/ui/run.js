@@ -32,7 +32,7 @@ function loggedModels(tags) {
   try { return JSON.parse(tags["mlflow.log-model.history"] || "[]"); } catch { return []; }
 }
 
-export function RunPage({ runId }) {
+export function RunPage({ runId, artifact }) {
   const [error, setError] = useState(null);
   const res = useAsync(async () => {
     const { run } = await api("runs/get", { run_id: runId });
@@ -104,7 +104,7 @@ export function RunPage({ runId }) {
       </section>
     </div>
     <h2>Artifacts</h2>
-    <${ArtifactBrowser} runId=${runId} actions=${(file) => /(^|\/)MLmodel$/.test(file.path)
+    <${ArtifactBrowser} runId=${runId} initial=${artifact ? { path: artifact, is_dir: false } : null} actions=${(file) => /(^|\/)MLmodel$/.test(file.path)
       ? html`<${RegisterModel} key=${file.path} run=${run} artifactPath=${file.path.replace(/\/?MLmodel$/, "")} />` : null} />
   </div>`;
 }

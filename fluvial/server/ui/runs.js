@@ -123,7 +123,8 @@ export function RunsPage({ experimentIds, query }) {
   const filter = query.get("filter") || "";
   const order = query.get("order") || "attributes.start_time DESC";
   const preset = query.get("time") || "";
-  const deleted = query.get("deleted") === "1";
+  const deletedMode = query.get("deleted") || "";  // "1": active and deleted runs, "only": deleted runs
+  const deleted = deletedMode === "1" || deletedMode === "only";
   const groupBy = query.get("group") || "";
   const charts = query.get("charts") === "1";
   const cols = { params: queryList(query, "params"), metrics: queryList(query, "metrics"), tags: queryList(query, "tags") };
@@ -146,7 +147,7 @@ export function RunsPage({ experimentIds, query }) {
   const box = useRef(null);
 
   const startAfter = useMemo(() => (PRESET_MS[preset] ? Date.now() - PRESET_MS[preset] : undefined), [preset]);
-  const viewType = deleted ? "ALL" : "ACTIVE_ONLY";
+  const viewType = deletedMode === "only" ? "DELETED_ONLY" : deleted ? "ALL" : "ACTIVE_ONLY";
   const [groupKind, groupKey] = groupBy ? groupBy.split(":", 2) : ["", ""];
   const wanted = {
     params: [...cols.params, ...(groupKind === "param" ? [groupKey] : [])],
@@ -156,7 +157,13 @@ export function RunsPage({ experimentIds, query }) {
   const wantedKey = JSON.stringify(wanted);
   const request = (page_token) => post("/ajax-api/2.0/fluvial/ui/runs-page", {
     experiment_ids: experimentIds, filter, run_view_type: viewType, max_results: page_token ? PAGE : FIRST_PAGE,
-    order_by: [order], page_token: page_token || undefined, columns: wanted, start_time_after: startAfter });
+    order_by: [order], page_token: page_token || undefined, columns: wanted, start_time_after: startAfter, with_count: false });
+  // The total is asked for beside the first page (not inside it): the rows never wait for a count.
+  const countRequest = () => {
+    const clause = startAfter !== undefined ? `attributes.start_time > ${Math.trunc(startAfter)}` : "";
+    const where = filter.trim() && clause ? `${filter} and ${clause}` : filter.trim() ? filter : clause;
+    return api("/ajax-api/2.0/fluvial/runs/count", { experiment_ids: experimentIds, filter: where, run_view_type: viewType });
+  };
 
   const absorb = (page) => {
     const fresh = (page.runs || []).map(normalize);
@@ -191,9 +198,10 @@ export function RunsPage({ experimentIds, query }) {
   useEffect(() => {
     const my = ++gen.current;
     setLoading(true); setError(null); setCount(null); setSelected(new Set());
+    countRequest().then((c) => { if (my === gen.current) setCount(c.count ?? 0); }, () => {});
     request(null).then((page) => {
       if (my !== gen.current) return;
-      setRuns(absorb(page)); setToken(page.next_page_token || null); setLoading(false); setCount(page.count ?? null);
+      setRuns(absorb(page)); setToken(page.next_page_token || null); setLoading(false);
       setFirstPage(true);
       if (box.current) box.current.scrollTop = 0;
     }, (e) => { if (my === gen.current) { setError(e); setRuns([]); setToken(null); setLoading(false); setFirstPage(true); } });
@@ -248,7 +256,7 @@ export function RunsPage({ experimentIds, query }) {
       <button type="submit">Search</button>
       <label>Time <select aria-label="Start time" value=${preset} onChange=${(e) => setQuery({ time: e.target.value })}>
         ${Object.entries(PRESETS).map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select></label>
-      <label><input type="checkbox" checked=${deleted} onChange=${(e) => setQuery({ deleted: e.target.checked ? "1" : "" })} /> Show deleted</label>
+      <label><input type="checkbox" checked=${deleted} onChange=${(e) => setQuery({ deleted: e.target.checked ? "1" : "" })} /> Show deleted${deletedMode === "only" ? " (only)" : ""}</label>
     </form>
     <${ErrorBox} error=${error} />
     <div class="toolbar">
