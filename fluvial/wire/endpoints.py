@@ -221,6 +221,8 @@ register(MLFLOW_3)
 # fluvial-only endpoints for the web UI, under /ajax-api/2.0/fluvial/ui/... (never under mlflow/).
 # ==================================================================================================
 UI_COLUMNS = {"params": string(repeated=True), "metrics": string(repeated=True), "tags": string(repeated=True)}
+UI_SEARCH = {"experiment_ids": string(repeated=True), "filter": string(), "run_view_type": enum_of(ViewType),
+             "start_time_after": int64()}
 
 FLUVIAL_UI: list[Endpoint] = [
     Endpoint("UiRunsPage", ("POST",), "/fluvial/ui/runs-page",
@@ -233,6 +235,15 @@ FLUVIAL_UI: list[Endpoint] = [
              ajax_only=True, access=read("runs", "run_ids")),
     Endpoint("UiColumns", ("GET", "POST"), "/fluvial/ui/columns", {"experiment_ids": string(repeated=True)},
              ajax_only=True, access=READ_EXPERIMENTS),
+    Endpoint("UiGroups", ("POST",), "/fluvial/ui/groups",
+             {**UI_SEARCH, "group_by": string(), "metrics": string(repeated=True)}, ajax_only=True,
+             access=READ_EXPERIMENTS),
+    Endpoint("UiGroupRuns", ("POST",), "/fluvial/ui/group-runs",
+             {**UI_SEARCH, "group_by": string(), "value": string(), "no_value": boolean(), "page_token": string(),
+              "max_results": int32(), "columns": message(UI_COLUMNS)}, ajax_only=True, access=READ_EXPERIMENTS),
+    Endpoint("UiNesting", ("POST",), "/fluvial/ui/nesting",
+             {**UI_SEARCH, "run_ids": string(repeated=True), "parent_ids": string(repeated=True)}, ajax_only=True,
+             access=READ_EXPERIMENTS),
     Endpoint("UiArtifactPreview", ("GET",), "/fluvial/ui/artifact-preview",
              {"run_id": string(), "path": string(), "max_rows": int32()}, ajax_only=True, access=READ_RUN),
 ]

@@ -145,3 +145,43 @@ def test_parquet_preview_reads_a_stream_through_a_temporary_file(tmp_path: Path)
 
     out = parquet.preview(Pipe(sink.getvalue()), 10)  # type: ignore[arg-type]
     assert out["rows"] == [[1.5], ["nan"], [None]] and out["truncated"] is False
+
+
+def _post(world: dict[str, Any], route: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    status, _, raw = call(world["server"].url + UI + route, "POST", {"experiment_ids": [world["exp"]], **body})
+    return status, json.loads(raw)
+
+
+def test_groups_and_group_runs_over_the_whole_result(world: dict[str, Any]) -> None:
+    status, out = _post(world, "/groups", {"group_by": "tag:mlflow.runName", "filter": "attributes.run_name LIKE 'r05%'",
+                                           "metrics": ["nothing-logged"]})
+    assert status == 200, out
+    assert [(g["value"], g["count"]) for g in out["groups"]] == [(f"r05{i}", 1) for i in range(10)]
+    assert out["groups"][0]["metrics"] == {"nothing-logged": None} and out["truncated"] is False
+    status, out = _post(world, "/groups", {"group_by": "param:absent"})
+    assert status == 200 and out["groups"] == [{"value": None, "count": 60, "metrics": {}}]
+    seen: list[str] = []
+    token = None
+    for _ in range(10):  # bounded: 60 runs in pages of 25
+        status, out = _post(world, "/group-runs", {"group_by": "param:absent", "no_value": True, "max_results": 25,
+                                                   **({"page_token": token} if token else {})})
+        assert status == 200, out
+        seen += [r["info"]["run_name"] for r in out["runs"]]
+        token = out.get("next_page_token")
+        if not token:
+            break
+    assert seen == [f"r{i:03d}" for i in range(59, -1, -1)]  # newest first, each once
+
+
+@pytest.mark.parametrize(("route", "body"), [
+    ("/groups", {"group_by": "metric:acc"}),
+    ("/groups", {"group_by": "param:"}),
+    ("/groups", {"group_by": "param:x", "metrics": [f"m{i}" for i in range(21)]}),
+    ("/group-runs", {"group_by": "param:x", "page_token": "not-a-token"}),
+    ("/group-runs", {"group_by": "param:x", "max_results": 0}),
+    ("/nesting", {"run_ids": ["x"] * 5001}),
+    ("/nesting", {"filter": "params.x ==== 1"}),
+])
+def test_structure_endpoints_refuse_bad_requests(world: dict[str, Any], route: str, body: dict[str, Any]) -> None:
+    status, out = _post(world, route, body)
+    assert status == 400 and out["error_code"] == "INVALID_PARAMETER_VALUE", out

@@ -155,3 +155,40 @@ def test_chart_view_of_the_table(page: Any, seeded: dict[str, Any]) -> None:
     legend.get_by_text("sweep-parent").wait_for()
     page.locator(".run-charts").get_by_role("link", name="loss").click()
     page.wait_for_url("**/metric/loss?*")
+
+
+@pytest.fixture(scope="module")
+def nested_far(ui_server: Any) -> str:
+    """150 runs: the newest is a parent whose 3 children are the oldest (not on the first page of 100);
+    146 others carry a tag ``grp`` (a/b, 73 each)."""
+    client = client_for(ui_server)
+    exp = client.create_experiment("nested-far")
+    t0 = 1_700_000_000_000
+    parent = client.create_run(exp, run_name="far-parent", start_time=t0 + 10_000).info.run_id
+    for i in range(3):
+        client.create_run(exp, run_name=f"far-child-{i}", start_time=t0 + i, tags={"mlflow.parentRunId": parent})
+    for i in range(146):
+        client.create_run(exp, run_name=f"filler-{i:03d}", start_time=t0 + 100 + i, tags={"grp": "ab"[i % 2]})
+    return exp
+
+
+def test_nesting_and_groups_cover_the_whole_result(page: Any, nested_far: str) -> None:
+    open_page(page, f"experiments/{nested_far}")
+    page.get_by_role("link", name="far-parent").wait_for()
+    assert "150 runs" in page.locator(".count").inner_text()
+    row = page.locator(".grid-row", has=page.get_by_role("link", name="far-parent"))
+    row.get_by_text("(3)").wait_for()  # counted by the server: none of the children is loaded yet
+    page.get_by_role("button", name="Expand far-parent").click()
+    for i in range(3):
+        page.get_by_role("link", name=f"far-child-{i}").wait_for()
+    assert names(page)[:4] == ["far-parent", "far-child-2", "far-child-1", "far-child-0"]
+
+    page.get_by_label("Group by").select_option("tag:grp")
+    page.get_by_role("button", name="grp = a").wait_for()
+    groups = page.locator(".grid-row.group").all_inner_texts()
+    assert [g.split("\n")[0].strip() for g in groups] == ["▸ grp = a (73)", "▸ grp = b (73)", "▸ grp = (none) (4)"]
+    page.get_by_role("button", name="grp = (none)").click()
+    for name in ("far-parent", "far-child-0", "far-child-1", "far-child-2"):
+        page.get_by_role("link", name=name).wait_for()
+    page.get_by_role("button", name="grp = a").click()
+    page.get_by_role("link", name="filler-144").wait_for()

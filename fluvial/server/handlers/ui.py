@@ -25,38 +25,103 @@ def _pick(values: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
     return {k: values[k] for k in wanted if k in values}
 
 
-@handler("UiRunsPage")
-def runs_page(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
-    experiment_ids = req.get("experiment_ids", [])
-    order_by = req.get("order_by", [])
+def _search_args(stores: Stores, req: dict[str, Any]) -> tuple[list[str], str, int]:
+    """(experiment ids, filter with the time preset's clause, view type) of a UI request, checked."""
     filter_string = req.get("filter") or ""
     if "start_time_after" in req:  # the time presets: runs started after a moment (ms since the epoch)
         clause = f"attributes.start_time > {int(req['start_time_after'])}"
         filter_string = f"{filter_string} and {clause}" if filter_string.strip() else clause
-    check_search_args(stores.config, filter_string, order_by)
-    max_results = req.get("max_results", RUNS_PAGE_DEFAULT)
+    check_search_args(stores.config, filter_string, req.get("order_by", []))
+    return req.get("experiment_ids", []), filter_string, req.get("run_view_type", ViewType.ACTIVE_ONLY)
+
+
+def _max_results(req: dict[str, Any]) -> int:
+    max_results: int = req.get("max_results", RUNS_PAGE_DEFAULT)
     if not 1 <= max_results <= RUNS_PAGE_MAX:
         raise InvalidParameterValue(f"max_results must be between 1 and {RUNS_PAGE_MAX}, got {max_results}.")
-    view = req.get("run_view_type", ViewType.ACTIVE_ONLY)
-    page = stores.tracking.search_runs(experiment_ids, filter_string, view, max_results, order_by,
-                                       req.get("page_token"))
-    columns = req.get("columns", {})
+    return max_results
+
+
+def _rows(runs: Any, columns: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Runs as the table's rows: the run info and only the requested param/metric/tag columns."""
     params, metrics, tags = columns.get("params", []), columns.get("metrics", []), columns.get("tags", [])
-    runs = []
-    for run in page:
+    out = []
+    for run in runs:
         data = run.data
-        runs.append({
+        out.append({
             "info": run_info_to_json(run.info),
             "params": _pick(data.params, params),
             "metrics": {k: encode_double(v) for k, v in _pick(data.metrics, metrics).items()},
             "tags": _pick(data.tags, tags),
         })
-    out: dict[str, Any] = {"runs": runs}
+    return out
+
+
+def _structure(stores: Stores) -> Any:
+    """The store's whole-result grouping and nesting queries (SQL stores)."""
+    if not hasattr(stores.tracking, "ui_groups"):
+        raise NotImplementedFeature("Grouping and nesting over the whole result need a SQL tracking store.")
+    return stores.tracking
+
+
+@handler("UiRunsPage")
+def runs_page(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    experiment_ids, filter_string, view = _search_args(stores, req)
+    max_results = _max_results(req)
+    page = stores.tracking.search_runs(experiment_ids, filter_string, view, max_results, req.get("order_by", []),
+                                       req.get("page_token"))
+    out: dict[str, Any] = {"runs": _rows(page, req.get("columns", {}))}
     if req.get("with_count", True):  # the UI asks for the count once, beside the first page
         out["count"] = stores.tracking.count_runs(experiment_ids, filter_string, view)
     if page.token:
         out["next_page_token"] = page.token
     return out
+
+
+def _group_by(req: dict[str, Any]) -> tuple[str, str]:
+    kind, _, key = (req.get("group_by") or "").partition(":")
+    if kind not in ("param", "tag") or not key:
+        raise InvalidParameterValue("group_by must be 'param:<key>' or 'tag:<key>'.")
+    return kind, key
+
+
+@handler("UiGroups")
+def groups(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    """The result's groups by a param/tag value: size and aggregates of the requested metrics."""
+    experiment_ids, filter_string, view = _search_args(stores, req)
+    kind, key = _group_by(req)
+    found, truncated = _structure(stores).ui_groups(experiment_ids, filter_string, view, kind, key,
+                                                    req.get("metrics", []))
+    for group in found:
+        for aggregate in group["metrics"].values():
+            if aggregate:
+                for name in ("mean", "min", "max"):
+                    aggregate[name] = encode_double(aggregate[name])
+    return {"groups": found, "truncated": truncated}
+
+
+@handler("UiGroupRuns")
+def group_runs(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    """The runs of one group (``no_value``: runs without the param/tag), newest first, in keyset pages."""
+    experiment_ids, filter_string, view = _search_args(stores, req)
+    kind, key = _group_by(req)
+    value = None if req.get("no_value") else req.get("value", "")
+    found, token = _structure(stores).ui_group_runs(experiment_ids, filter_string, view, kind, key, value,
+                                                    _max_results(req), req.get("page_token"))
+    out: dict[str, Any] = {"runs": _rows(found, req.get("columns", {}))}
+    if token:
+        out["next_page_token"] = token
+    return out
+
+
+@handler("UiNesting")
+def nesting(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    """For the loaded runs: how many runs of the result are each one's children, and which of the named
+    parents are in the result (their children nest under them instead of showing at the top)."""
+    experiment_ids, filter_string, view = _search_args(stores, req)
+    counts, present = _structure(stores).ui_nesting(experiment_ids, filter_string, view, req.get("run_ids", []),
+                                                    req.get("parent_ids", []))
+    return {"child_counts": counts, "parents_in_result": present}
 
 
 @handler("UiCompare")

@@ -81,41 +81,37 @@ function ColumnPicker({ keys, chosen, kind, onChange }) {
     </div>` : null}</div>`;
 }
 
-// Flatten runs into display rows: nested children under their parent, or groups with aggregates.
-function displayRows(runs, expanded, groupBy, metricCols) {
+// Flatten runs into display rows. Both structures come from the server over the whole result, not only
+// the loaded rows: groups (size and aggregates per value) with their runs loaded on expand, and nesting
+// (a run whose parent is in the result shows under it; child counts are the result's).
+// `sub[key]` holds what an expanded row loaded: {runs, token, loading} (key: run id or group key).
+const groupRowKey = (value) => "g:" + (value === null || value === undefined ? "\u0000none" : value);
+function displayRows(runs, expanded, groupBy, groups, sub, nest) {
+  const rows = [];
+  const more = (key, depth) => {
+    const s = sub[key];
+    if (s && (s.token || s.loading)) rows.push({ more: key, depth, loading: s.loading });
+  };
   if (groupBy) {
-    const [kind, key] = groupBy.split(":", 2);
-    const groups = new Map();
-    for (const r of runs) {
-      const v = (kind === "param" ? r.paramMap[key] : r.tagMap[key]) ?? "(none)";
-      if (!groups.has(v)) groups.set(v, []);
-      groups.get(v).push(r);
-    }
-    const rows = [];
-    for (const [value, members] of groups) {
-      const agg = {};
-      for (const c of metricCols) {
-        const xs = members.map((m) => m.metricMap[c.key]).filter((x) => x !== undefined);
-        agg[c.key] = xs.length ? { mean: xs.reduce((a, b) => a + b, 0) / xs.length, min: Math.min(...xs), max: Math.max(...xs) } : null;
-      }
-      rows.push({ group: value, count: members.length, agg, open: expanded.has("g:" + value) });
-      if (expanded.has("g:" + value)) for (const m of members) rows.push({ run: m, depth: 1 });
+    for (const g of groups || []) {
+      const key = groupRowKey(g.value);
+      const open = expanded.has(key);
+      rows.push({ group: g.value ?? "(none)", gkey: key, count: g.count, agg: g.metrics || {}, open });
+      if (open) { for (const m of sub[key]?.runs || []) rows.push({ run: m, depth: 1 }); more(key, 1); }
     }
     return rows;
   }
-  const ids = new Set(runs.map((r) => r.info.run_id));
-  const children = new Map();
+  const loaded = new Set(runs.map((r) => r.info.run_id));
+  const add = (r, depth) => {
+    const id = r.info.run_id;
+    const open = expanded.has(id);
+    rows.push({ run: r, depth, kids: nest.counts[id] || 0, open });
+    if (open && depth < 20) { for (const k of sub[id]?.runs || []) add(k, depth + 1); more(id, depth + 1); }
+  };
   for (const r of runs) {
     const p = r.tagMap[PARENT];
-    if (p && ids.has(p)) { if (!children.has(p)) children.set(p, []); children.get(p).push(r); }
+    if (!p || !(loaded.has(p) || nest.present.has(p))) add(r, 0);
   }
-  const rows = [];
-  const add = (r, depth) => {
-    const kids = children.get(r.info.run_id) || [];
-    rows.push({ run: r, depth, kids: kids.length, open: expanded.has(r.info.run_id) });
-    if (expanded.has(r.info.run_id) && depth < 20) for (const k of kids) add(k, depth + 1);
-  };
-  for (const r of runs) { const p = r.tagMap[PARENT]; if (!p || !ids.has(p)) add(r, 0); }
   return rows;
 }
 
@@ -138,6 +134,9 @@ export function RunsPage({ experimentIds, query }) {
   const [models, setModels] = useState({});
   const [selected, setSelected] = useState(new Set());
   const [expanded, setExpanded] = useState(new Set());
+  const [sub, setSub] = useState({});
+  const [nest, setNest] = useState({ counts: {}, present: new Set() });
+  const [groups, setGroups] = useState(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [exps, setExps] = useState([]);
   const [tagForm, setTagForm] = useState({ key: "", value: "" });
@@ -165,10 +164,46 @@ export function RunsPage({ experimentIds, query }) {
     return api("/ajax-api/2.0/fluvial/runs/count", { experiment_ids: experimentIds, filter: where, run_view_type: viewType });
   };
 
-  const absorb = (page) => {
+  const search = { experiment_ids: experimentIds, filter, run_view_type: viewType, start_time_after: startAfter };
+  // child counts of these runs, and which of their parents are in the result (whole result, server side)
+  const loadNesting = (fresh, my) => {
+    if (!fresh.length || groupBy) return;
+    const parents = [...new Set(fresh.map((r) => r.tagMap[PARENT]).filter(Boolean))];
+    post("/ajax-api/2.0/fluvial/ui/nesting", { ...search, run_ids: fresh.map((r) => r.info.run_id), parent_ids: parents }).then((n) => {
+      if (my !== gen.current) return;
+      setNest((old) => ({ counts: { ...old.counts, ...(n.child_counts || {}) }, present: new Set([...old.present, ...(n.parents_in_result || [])]) }));
+    }, () => {});
+  };
+  const absorb = (page, my) => {
     const fresh = (page.runs || []).map(normalize);
     loadModels(fresh);
+    loadNesting(fresh, my);
     return fresh;
+  };
+  // The rows under an expanded run (its children) or group (its runs), a page at a time.
+  const loadSub = (key, token) => {
+    const my = gen.current;
+    const prev = sub[key];
+    if (prev && (prev.loading || (!token && prev.runs.length))) return;
+    setSub((old) => ({ ...old, [key]: { runs: old[key]?.runs || [], token: old[key]?.token || null, loading: true } }));
+    const common = { ...search, columns: wanted, max_results: PAGE, page_token: token || undefined };
+    const req = key.startsWith("g:")
+      ? post("/ajax-api/2.0/fluvial/ui/group-runs", { ...common, group_by: groupBy,
+        ...(key === groupRowKey(null) ? { no_value: true } : { value: key.slice(2) }) })
+      : post("/ajax-api/2.0/fluvial/ui/runs-page", { ...common, order_by: [order], with_count: false,
+        filter: `${filter.trim() ? filter + " and " : ""}tags.mlflow.parentRunId = '${key}'` });
+    req.then((page) => {
+      if (my !== gen.current) return;
+      const fresh = (page.runs || []).map(normalize);
+      loadModels(fresh);
+      if (!key.startsWith("g:")) loadNesting(fresh, my);
+      setSub((old) => ({ ...old, [key]: { runs: (old[key]?.runs || []).concat(fresh), token: page.next_page_token || null, loading: false } }));
+    }, (e) => { if (my === gen.current) { setActionError(e); setSub((old) => ({ ...old, [key]: { ...old[key], loading: false } })); } });
+  };
+  const expand = (key) => {
+    const next = new Set(expanded);
+    if (next.has(key)) next.delete(key); else { next.add(key); loadSub(key, null); }
+    setExpanded(next);
   };
   // The column keys (for the pickers) are asked for after the first page arrived: on a large store the
   // key scan costs more than the page and would delay the first rows on a single-worker server.
@@ -198,14 +233,19 @@ export function RunsPage({ experimentIds, query }) {
   useEffect(() => {
     const my = ++gen.current;
     setLoading(true); setError(null); setCount(null); setSelected(new Set());
+    setSub({}); setNest({ counts: {}, present: new Set() }); setExpanded(new Set()); setGroups(null);
+    if (groupBy) {
+      post("/ajax-api/2.0/fluvial/ui/groups", { ...search, group_by: groupBy, metrics: cols.metrics })
+        .then((g) => { if (my === gen.current) setGroups(g.groups || []); }, (e) => { if (my === gen.current) setError(e); });
+    }
     countRequest().then((c) => { if (my === gen.current) setCount(c.count ?? 0); }, () => {});
     request(null).then((page) => {
       if (my !== gen.current) return;
-      setRuns(absorb(page)); setToken(page.next_page_token || null); setLoading(false);
+      setRuns(absorb(page, my)); setToken(page.next_page_token || null); setLoading(false);
       setFirstPage(true);
       if (box.current) box.current.scrollTop = 0;
     }, (e) => { if (my === gen.current) { setError(e); setRuns([]); setToken(null); setLoading(false); setFirstPage(true); } });
-  }, [experimentIds.join(","), filter, startAfter, order, viewType, wantedKey, reloadTick]);
+  }, [experimentIds.join(","), filter, startAfter, order, viewType, wantedKey, reloadTick, groupBy]);
 
   const loadMore = () => {
     if (!token || loading) return;
@@ -213,7 +253,7 @@ export function RunsPage({ experimentIds, query }) {
     setLoading(true);
     request(token).then((page) => {
       if (my !== gen.current) return;
-      const fresh = absorb(page);
+      const fresh = absorb(page, my);
       setRuns((old) => old.concat(fresh)); setToken(page.next_page_token || null); setLoading(false);
     }, (e) => { setError(e); setLoading(false); });
   };
@@ -224,12 +264,11 @@ export function RunsPage({ experimentIds, query }) {
     ...cols.params.map((k) => ({ id: "p:" + k, kind: "param", key: k, label: k, order: "params." + quoteKey(k), width: 110 })),
     ...cols.metrics.map((k) => ({ id: "m:" + k, kind: "metric", key: k, label: k, order: "metrics." + quoteKey(k), width: 110 })),
     ...cols.tags.map((k) => ({ id: "t:" + k, kind: "tag", key: k, label: k, order: "tags." + quoteKey(k), width: 110 }))];
-  const metricCols = columns.filter((c) => c.kind === "metric");
-  const rows = useMemo(() => displayRows(runs, expanded, groupBy, metricCols), [runs, expanded, groupBy, cols.metrics.join()]);
+  const rows = useMemo(() => displayRows(runs, expanded, groupBy, groups, sub, nest), [runs, expanded, groupBy, groups, sub, nest]);
   const height = box.current?.clientHeight || 600;
   const first = Math.max(0, Math.floor(scrollTop / ROW) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((scrollTop + height) / ROW) + OVERSCAN);
-  useEffect(() => { if (token && !loading && last >= rows.length - 25) loadMore(); }, [last, rows.length, token, loading]);
+  useEffect(() => { if (!groupBy && token && !loading && last >= rows.length - 25) loadMore(); }, [last, rows.length, token, loading, groupBy]);
 
   const [sortField, sortDir] = order.split(/\s+(?=ASC$|DESC$)/i);
   const sortBy = (col) => {
@@ -295,11 +334,17 @@ export function RunsPage({ experimentIds, query }) {
       <div class="grid-body" style=${{ height: rows.length * ROW + "px", width: totalWidth + "px" }}>
         ${rows.slice(first, last).map((row, i) => {
           const top = (first + i) * ROW;
+          if (row.more !== undefined) {
+            return html`<div class="grid-row more" role="row" key=${"more:" + row.more} style=${{ top: top + "px", gridTemplateColumns: template }}>
+              <span></span><span role="cell" style=${{ paddingLeft: 4 + row.depth * 16 + "px" }}>${row.loading ? html`<span class="muted">loading…</span>`
+                : html`<button class="link" onClick=${() => loadSub(row.more, sub[row.more]?.token)}>Load more</button>`}</span></div>`;
+          }
           if (row.group !== undefined) {
-            return html`<div class="grid-row group" role="row" key=${"g:" + row.group} style=${{ top: top + "px", gridTemplateColumns: template }}>
-              <span></span><span role="cell" class="groupcell"><button class="link" aria-expanded=${row.open} onClick=${() => setExpanded(toggle(expanded, "g:" + row.group))}>
-                ${row.open ? "▾" : "▸"} ${groupBy.split(":")[1]} = ${row.group}</button> (${row.count})</span>
-              ${columns.slice(1).map((c) => html`<span role="cell">${c.kind === "metric" && row.agg[c.key] ? `μ ${fmtNum(row.agg[c.key].mean)}` : ""}</span>`)}
+            return html`<div class="grid-row group" role="row" key=${row.gkey} style=${{ top: top + "px", gridTemplateColumns: template }}>
+              <span></span><span role="cell" class="groupcell"><button class="link" aria-expanded=${row.open} onClick=${() => expand(row.gkey)}>
+                ${row.open ? "▾" : "▸"} ${groupBy.split(":")[1]} = ${row.group}</button> (${row.count.toLocaleString()})</span>
+              ${columns.slice(1).map((c) => { const a = c.kind === "metric" ? row.agg[c.key] : null;
+                return html`<span role="cell" title=${a ? `mean ${fmtNum(a.mean)}, min ${fmtNum(a.min)}, max ${fmtNum(a.max)} (${a.count} runs)` : null}>${a ? `μ ${fmtNum(a.mean)}` : ""}</span>`; })}
             </div>`;
           }
           const { run } = row;
@@ -308,7 +353,7 @@ export function RunsPage({ experimentIds, query }) {
             <span role="cell"><input type="checkbox" aria-label=${"Select run " + (run.info.run_name || id)} checked=${selected.has(id)} onChange=${() => setSelected(toggle(selected, id))} /></span>
             ${columns.map((c) => c.id === "name"
               ? html`<span role="cell" class="namecell" style=${{ paddingLeft: 4 + row.depth * 16 + "px" }}>
-                  ${row.kids ? html`<button class="link twisty" aria-label=${(row.open ? "Collapse " : "Expand ") + (run.info.run_name || id)} aria-expanded=${row.open} onClick=${() => setExpanded(toggle(expanded, id))}>${row.open ? "▾" : "▸"}</button>` : null}
+                  ${row.kids ? html`<button class="link twisty" aria-label=${(row.open ? "Collapse " : "Expand ") + (run.info.run_name || id)} aria-expanded=${row.open} onClick=${() => expand(id)}>${row.open ? "▾" : "▸"}</button>` : null}
                   <a href=${href(["experiments", run.info.experiment_id, "runs", id])}>${run.info.run_name || id}</a>${row.kids ? html` <span class="muted">(${row.kids})</span>` : null}</span>`
               : html`<span role="cell" class=${c.kind || c.id} title=${String(cell(run, c, models, expNames))}>${cell(run, c, models, expNames)}</span>`)}
           </div>`;

@@ -22,6 +22,7 @@ from fluvial.store.tracking.base import (
 from fluvial.store.tracking.sql import loading
 from fluvial.store.tracking.sql import schema as s
 from fluvial.store.tracking.sql.engine import read_connection
+from fluvial.store.tracking.sql.ui_structure import SqlUiStructure
 
 _ID_CHUNK = 500
 
@@ -58,7 +59,7 @@ def _distinct_keys(conn: sa.Connection, table: sa.Table, experiments: list[int],
     return [row[0] for row in conn.execute(sql, params)][:limit]
 
 
-class SqlUiQueries:
+class SqlUiQueries(SqlUiStructure):
     """Mixed into ``SqlTrackingStore``; needs its ``engine``."""
 
     engine: sa.Engine
