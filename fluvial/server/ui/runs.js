@@ -181,9 +181,9 @@ export function RunsPage({ experimentIds, query }) {
     return fresh;
   };
   // The rows under an expanded run (its children) or group (its runs), a page at a time.
-  const loadSub = (key, token) => {
+  const loadSub = (key, token, fresh = false) => {
     const my = gen.current;
-    const prev = sub[key];
+    const prev = fresh ? null : sub[key];
     if (prev && (prev.loading || (!token && prev.runs.length))) return;
     setSub((old) => ({ ...old, [key]: { runs: old[key]?.runs || [], token: old[key]?.token || null, loading: true } }));
     const common = { ...search, columns: wanted, max_results: PAGE, page_token: token || undefined };
@@ -233,7 +233,9 @@ export function RunsPage({ experimentIds, query }) {
   useEffect(() => {
     const my = ++gen.current;
     setLoading(true); setError(null); setCount(null); setSelected(new Set());
-    setSub({}); setNest({ counts: {}, present: new Set() }); setExpanded(new Set()); setGroups(null);
+    // expanded rows stay expanded; what they hold is loaded again for the new search
+    setSub({}); setNest({ counts: {}, present: new Set() }); setGroups(null);
+    for (const key of expanded) if (key.startsWith("g:") === !!groupBy) loadSub(key, null, true);
     if (groupBy) {
       post("/ajax-api/2.0/fluvial/ui/groups", { ...search, group_by: groupBy, metrics: cols.metrics })
         .then((g) => { if (my === gen.current) setGroups(g.groups || []); }, (e) => { if (my === gen.current) setError(e); });
