@@ -36,7 +36,9 @@ def main() -> None:
         shots = [
             ("ui-experiments", "experiments", None),
             ("ui-runs", f"experiments/{ids['experiment']}?{cols}", "Expand sweep-parent"),
+            ("ui-runs-grouped", f"experiments/{ids['experiment']}?{cols}&group=param:depth", "depth = 4"),
             ("ui-run", f"experiments/{ids['experiment']}/runs/{ids['parent']}", "data.csv"),
+            ("ui-parquet", f"experiments/{ids['experiment']}/runs/{ids['parent']}", "predictions.parquet"),
             ("ui-chart", f"metric/loss?runs={runs}", None),
             ("ui-compare", f"compare-runs?runs={runs}", None),
             ("ui-model-version", "models/demo-model/versions/1", None),
@@ -51,7 +53,10 @@ def main() -> None:
                 if click:
                     page.get_by_role("button", name=click).first.click()
                     page.wait_for_load_state("networkidle")
-                page.evaluate("window.scrollTo(0, 0)")
+                if name == "ui-parquet":  # the preview is below the run's overview
+                    page.locator(".preview table").scroll_into_view_if_needed()
+                else:
+                    page.evaluate("window.scrollTo(0, 0)")
                 page.wait_for_timeout(300)
                 path = args.out / f"{name}.png"
                 page.screenshot(path=str(path), full_page=name in ("ui-compare",))

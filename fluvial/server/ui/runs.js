@@ -15,9 +15,9 @@ const ATTRS = [
   { id: "created", label: "Created", order: "attributes.start_time", width: 165 },
   { id: "duration", label: "Duration", width: 85 },
   { id: "user", label: "User", order: "attributes.user_id", width: 90 },
-  { id: "source", label: "Source", width: 170 },
+  { id: "source", label: "Source", width: 130 },
   { id: "status", label: "Status", order: "attributes.status", width: 90 },
-  { id: "models", label: "Models", width: 150 },
+  { id: "models", label: "Models", width: 120 },
 ];
 const quoteKey = (k) => "`" + k.replace(/`/g, "") + "`";
 
@@ -263,8 +263,8 @@ export function RunsPage({ experimentIds, query }) {
   const expNames = Object.fromEntries(exps.map((e) => [e.experiment_id, e.name]));
   const columns = [...ATTRS.slice(0, 1),
     ...(experimentIds.length > 1 ? [{ id: "experiment", label: "Experiment", width: 140 }] : []), ...ATTRS.slice(1),
-    ...cols.params.map((k) => ({ id: "p:" + k, kind: "param", key: k, label: k, order: "params." + quoteKey(k), width: 110 })),
     ...cols.metrics.map((k) => ({ id: "m:" + k, kind: "metric", key: k, label: k, order: "metrics." + quoteKey(k), width: 110 })),
+    ...cols.params.map((k) => ({ id: "p:" + k, kind: "param", key: k, label: k, order: "params." + quoteKey(k), width: 110 })),
     ...cols.tags.map((k) => ({ id: "t:" + k, kind: "tag", key: k, label: k, order: "tags." + quoteKey(k), width: 110 }))];
   const rows = useMemo(() => displayRows(runs, expanded, groupBy, groups, sub, nest), [runs, expanded, groupBy, groups, sub, nest]);
   const height = box.current?.clientHeight || 600;
@@ -346,7 +346,7 @@ export function RunsPage({ experimentIds, query }) {
               <span></span><span role="cell" class="groupcell"><button class="link" aria-expanded=${row.open} onClick=${() => expand(row.gkey)}>
                 ${row.open ? "▾" : "▸"} ${groupBy.split(":")[1]} = ${row.group}</button> (${row.count.toLocaleString()})</span>
               ${columns.slice(1).map((c) => { const a = c.kind === "metric" ? row.agg[c.key] : null;
-                return html`<span role="cell" title=${a ? `mean ${fmtNum(a.mean)}, min ${fmtNum(a.min)}, max ${fmtNum(a.max)} (${a.count} runs)` : null}>${a ? `μ ${fmtNum(a.mean)}` : ""}</span>`; })}
+                return html`<span role="cell" class=${c.kind || c.id} title=${a ? `mean ${fmtNum(a.mean)}, min ${fmtNum(a.min)}, max ${fmtNum(a.max)} (${a.count} runs)` : null}>${a ? `μ ${fmtNum(a.mean)}` : ""}</span>`; })}
             </div>`;
           }
           const { run } = row;
