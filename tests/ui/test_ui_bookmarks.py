@@ -25,6 +25,12 @@ def test_metric_page_address(page: Any, seeded: dict[str, Any]) -> None:
     assert page.get_by_label("X axis").input_value() == "relative"
     assert page.get_by_label("Log scale").is_checked()
     assert _hash(page).startswith("#/metric/loss?")
+    # the axes the user picks stay in the address; the experiment is one click away
+    page.get_by_label("X axis").select_option("step")
+    page.get_by_label("Log scale").uncheck()
+    assert "x_axis=step" in _hash(page) and "y_axis_scale" not in _hash(page)
+    page.get_by_role("link", name=f"Experiment {seeded['experiment']}").click()
+    page.get_by_role("heading", name="demo-regression").wait_for()
 
 
 def test_experiment_page_state_in_the_address(page: Any, ui_server: Any, seeded: dict[str, Any]) -> None:

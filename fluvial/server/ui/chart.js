@@ -31,7 +31,9 @@ function toXY(points, xAxis, startTime, logY, weight) {
   return [order.map((i) => xs[i]), smooth(order.map((i) => ys[i]), weight)];
 }
 
-export function MetricChart({ runs, metricKey, height = 360, initialXAxis = "step", initialLog = false }) {
+// `onSettings({x_axis, y_axis_scale})`: told when the user changes the axes (the metric page keeps them in
+// its address, so the view can be bookmarked).
+export function MetricChart({ runs, metricKey, height = 360, initialXAxis = "step", initialLog = false, onSettings }) {
   const [xAxis, setXAxis] = useState(["step", "wall", "relative"].includes(initialXAxis) ? initialXAxis : "step");
   const [logY, setLogY] = useState(!!initialLog);
   const [weight, setWeight] = useState(0);
@@ -86,9 +88,9 @@ export function MetricChart({ runs, metricKey, height = 360, initialXAxis = "ste
   const total = series?.reduce((a, s) => a + (s.total || 0), 0);
   return html`<div class="chart">
     <div class="chart-controls" role="group" aria-label=${"Chart controls for " + metricKey}>
-      <label>X axis <select aria-label="X axis" value=${xAxis} onChange=${(e) => { setRange(null); setXAxis(e.target.value); }}>
+      <label>X axis <select aria-label="X axis" value=${xAxis} onChange=${(e) => { setRange(null); setXAxis(e.target.value); onSettings?.({ x_axis: e.target.value }); }}>
         <option value="step">Step</option><option value="wall">Wall time</option><option value="relative">Relative time</option></select></label>
-      <label><input type="checkbox" checked=${logY} onChange=${(e) => setLogY(e.target.checked)} /> Log scale</label>
+      <label><input type="checkbox" checked=${logY} onChange=${(e) => { setLogY(e.target.checked); onSettings?.({ y_axis_scale: e.target.checked ? "log" : "" }); }} /> Log scale</label>
       <label>Smoothing <input type="range" min="0" max="0.99" step="0.01" value=${weight} aria-label="Smoothing" onInput=${(e) => setWeight(Number(e.target.value))} /> ${weight.toFixed(2)}</label>
       ${range ? html`<button onClick=${() => setRange(null)}>Reset zoom</button>` : html`<span class="muted">Drag across the chart to zoom.</span>`}
       <span class="muted">${series ? `${total.toLocaleString()} points${reduced ? ", reduced to the chart's width" : ""}` : "loading…"}</span>
@@ -109,6 +111,15 @@ export async function fetchRuns(runIds) {
   return runIds.map((id) => index.get(id)).filter(Boolean);
 }
 
+// The current address with some query keys replaced, without telling the router (the chart keeps its state).
+function withQuery(change) {
+  const [path, qs = ""] = location.hash.split("?", 2);
+  const q = new URLSearchParams(qs);
+  for (const [k, v] of Object.entries(change)) { if (v) q.set(k, v); else q.delete(k); }
+  const text = q.toString();
+  return path + (text ? "?" + text : "");
+}
+
 export function MetricPage({ metricKey, query }) {
   const runIds = queryList(query, "runs");
   const exps = queryList(query, "experiments");
@@ -122,12 +133,14 @@ export function MetricPage({ metricKey, query }) {
     }, setError);
   }, [runIds.join(), exps.join()]);
   return html`<div class="page">
+    ${exps.length ? html`<p class="muted">${exps.map((id, i) => html`${i ? ", " : ""}<a href=${href(["experiments", id])}>Experiment ${id}</a>`)} ›</p>` : null}
     <h1>${metricKey}</h1>
     ${keys.length > 1 ? html`<label>Metric <select aria-label="Metric" value=${metricKey}
       onChange=${(e) => { location.hash = href(["metric", e.target.value], { runs: JSON.stringify(runIds), experiments: JSON.stringify(exps) }); }}>
       ${keys.map((k) => html`<option value=${k}>${k}</option>`)}</select></label>` : null}
     <p class="muted">${runs ? runs.map((r, i) => html`${i ? ", " : ""}<a href=${href(["experiments", r.info.experiment_id, "runs", r.info.run_id])}>${r.info.run_name || r.info.run_id}</a>`) : null}</p>
     <${ErrorBox} error=${error} />
-    ${runs ? html`<${MetricChart} runs=${runs} metricKey=${metricKey} initialXAxis=${query.get("x_axis") || "step"} initialLog=${query.get("y_axis_scale") === "log"} />` : html`<p class="loading">Loading…</p>`}
+    ${runs ? html`<${MetricChart} runs=${runs} metricKey=${metricKey} initialXAxis=${query.get("x_axis") || "step"} initialLog=${query.get("y_axis_scale") === "log"}
+      onSettings=${(change) => window.history.replaceState(null, "", withQuery(change))} />` : html`<p class="loading">Loading…</p>`}
   </div>`;
 }
