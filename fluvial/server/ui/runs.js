@@ -361,7 +361,8 @@ export function RunsPage({ experimentIds, query }) {
           </div>`;
         })}
       </div>
-      ${!loading && !rows.length && !error ? html`<p class="muted empty">No runs match.</p>` : null}
+      ${groupBy && groups === null && !error ? html`<p class="muted empty" aria-live="polite">Grouping ${count !== null ? count.toLocaleString() + " runs" : "the runs"} by ${groupKey}…</p>`
+        : !loading && !rows.length && !error ? html`<p class="muted empty">No runs match.</p>` : null}
     </div>
   </div>`;
 }

@@ -39,7 +39,8 @@ def _experiment_ints(experiment_ids: Sequence[str]) -> list[int]:
 
 def _distinct_keys(conn: sa.Connection, table: sa.Table, experiments: list[int], limit: int) -> list[str]:
     """Distinct ``key`` of a (key, run_uuid)-keyed child table for runs of the experiments: one index seek
-    per distinct key (a recursive loose index scan), then one existence probe per key."""
+    per distinct key (a recursive loose index scan), then one existence probe per key that walks the key's
+    rows and stops at the first run of the experiments."""
     q = conn.dialect.identifier_preparer.quote
     name, key = q(table.name), q("key")
     marks = ", ".join(f":e{i}" for i in range(len(experiments)))
@@ -49,8 +50,10 @@ def _distinct_keys(conn: sa.Connection, table: sa.Table, experiments: list[int],
         f" UNION ALL SELECT (SELECT t.{key} FROM {name} t WHERE t.{key} > k.v ORDER BY t.{key} LIMIT 1), n + 1"
         f" FROM k WHERE k.v IS NOT NULL AND n < :cap)"
         f" SELECT v FROM k WHERE v IS NOT NULL AND EXISTS ("
-        f" SELECT 1 FROM {name} c JOIN runs r ON r.run_uuid = c.run_uuid"
-        f" WHERE c.{key} = k.v AND r.experiment_id IN ({marks}))"
+        # CROSS JOIN: SQLite then walks the key's rows first and probes each run, so a rare key (two runs
+        # in a 1,000,000-run experiment) is found at once instead of after scanning the experiment's runs
+        f" SELECT 1 FROM {name} c CROSS JOIN runs r"
+        f" WHERE r.run_uuid = c.run_uuid AND c.{key} = k.v AND r.experiment_id IN ({marks}))"
         f" ORDER BY v"
     )
     params: dict[str, Any] = {f"e{i}": e for i, e in enumerate(experiments)}
