@@ -30,10 +30,19 @@ def write_ini(path: Path, default_permission: str = "NO_PERMISSIONS", **extra: s
 
 
 @contextlib.contextmanager
-def auth_server(workdir: Path, default_permission: str = "NO_PERMISSIONS", **extra: str) -> Iterator[Server]:
+def auth_server(workdir: Path, default_permission: str = "NO_PERMISSIONS", *, workers: int = 1,
+                share: Server | None = None, **extra: str) -> Iterator[Server]:
+    """A server with its own ``basic_auth.ini`` (``extra``: more keys), or with ``share``'s: the same
+    config, auth database, tracking database and artifacts (a second replica)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    ini = write_ini(workdir / "basic_auth.ini", default_permission, **extra)
-    with fluvial_server(workdir, app_name="basic-auth", env={"MLFLOW_AUTH_CONFIG_PATH": str(ini)}) as server:
+    if share is None:
+        ini = write_ini(workdir / "basic_auth.ini", default_permission, **extra)
+        paths: dict[str, str] = {}
+    else:
+        ini = Path(share.log).parent / "basic_auth.ini"
+        paths = {"backend_store_uri": share.backend_store_uri, "artifacts_destination": share.destination}
+    with fluvial_server(workdir, app_name="basic-auth", env={"MLFLOW_AUTH_CONFIG_PATH": str(ini)}, workers=workers,
+                        **paths) as server:
         yield server
 
 

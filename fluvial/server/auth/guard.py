@@ -104,3 +104,6 @@ class Guard:
                 access.level in ("manage", "admin", "self") or name in _AUDITED):
             target = ", ".join(f"{k}={req[k]}" for k in _AUDIT_FIELDS if req.get(k) not in (None, ""))
             self.store.audit(caller.username, name, target)
+            self.authority.forget()  # grants, passwords, users, tokens: this worker sees the change at once
+        elif name in ("CreateExperiment", "CreateRegisteredModel"):
+            self.authority.forget()

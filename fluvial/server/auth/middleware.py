@@ -82,9 +82,10 @@ class AuthMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = (scope.get("client") or ("", 0))[0]
         try:
-            if self.authority.may_need_kdf(headers):
-                caller: Caller | None = await run_in_threadpool(self.authority.authenticate, headers, client)
-            else:  # a credential verified lately, a token or a session: two indexed lookups at most
+            caller = self.authority.remembered(headers)  # accepted within the cache time: no query
+            if caller is None and self.authority.may_need_kdf(headers):
+                caller = await run_in_threadpool(self.authority.authenticate, headers, client)
+            elif caller is None:  # a credential verified lately, a token or a session: one indexed lookup
                 caller = self.authority.authenticate(headers, client)
         except TooManyFailures as exc:
             await self._send(send, 429, exc.error_code, exc.message, [(b"retry-after", str(exc.retry_after).encode())])
