@@ -99,7 +99,7 @@ def test_revoked_grant_token_and_admin_flag_reach_every_worker_within_the_cache_
 def test_kdf_runs_once_per_credential_and_again_after_a_password_change(tmp_path, monkeypatch):
     from fluvial.server.auth import check, passwords
     from fluvial.server.auth.config import read_config
-    from fluvial.server.auth.store import AuthStore
+    from fluvial.server.auth.store import AuthStore, login_failures
 
     calls: list[str] = []
     real = passwords.verify_password
@@ -115,6 +115,15 @@ def test_kdf_runs_once_per_credential_and_again_after_a_password_change(tmp_path
     assert len(calls) == 1  # every request looked the user up (cache time 0), the KDF ran once
     store.update_password("kdf", "another-password-1")
     assert authority.authenticate(headers, "127.0.0.1") is None and len(calls) == 2
+    assert authority.authenticate(headers, "127.0.0.1") is None and len(calls) == 2  # the same wrong one: no KDF
+    assert authority.failures.retry_after(["user:kdf"]) == 0  # 2 failures counted, under the limit of 10
+    for _ in range(8):
+        assert authority.authenticate(headers, "127.0.0.1") is None
+    with pytest.raises(check.TooManyFailures):  # still counted: the 11th attempt is refused
+        authority.authenticate(headers, "127.0.0.1")
+    assert len(calls) == 2
+    with store.engine.begin() as conn:  # lift the lock-out
+        conn.execute(login_failures.delete())
     assert authority.authenticate({"authorization": basic("kdf", "another-password-1")["Authorization"]},
                                   "127.0.0.1") is not None and len(calls) == 3
     assert not any(PASSWORD.encode() in k for k in authority.verified.data if isinstance(k, bytes))

@@ -122,7 +122,7 @@ def request_for(access: Access, fields: dict[str, Any], w: World) -> dict[str, A
     kind, key = access.resource, access.field
     values = {"experiment": w.experiment_id, "experiment_name": w.experiment_name, "experiments": [w.experiment_id],
               "run": w.run_id, "runs": [w.run_id], "logged_model": w.logged_model, "model": w.model,
-              "model_version_source": w.model, "artifact_path": w.artifact_dir}
+              "model_version_source": w.model, "artifact_path": w.artifact_dir, "typed": w.experiment_id}
     if kind is not None and key is not None:
         data[key] = values[kind]
     if kind == "run":
@@ -133,6 +133,8 @@ def request_for(access: Access, fields: dict[str, Any], w: World) -> dict[str, A
         data["username"] = "reader" if access.level != "admin" else w.spare_user
         if "password" in fields and access.level == "admin":
             data["username"] = f"new-{uuid.uuid4().hex[:8]}"
+    if "resource_type" in fields:  # MLflow 3's per-user grant routes
+        data.update(resource_type="experiment", resource_id=w.experiment_id)
     if "permission" in fields:
         data["permission"] = "READ"
     if "password" in fields:

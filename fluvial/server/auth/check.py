@@ -9,8 +9,9 @@ within that time, so a busy client costs no auth query at all; a change made in 
 admin flag, deleted user, revoked token or grant) is seen by every worker within that time, at once by
 the worker that made it. Past that, one indexed user (or token) lookup and one grant lookup per
 resource. The password KDF runs only when a Basic credential (or a login) is first seen: its success is
-remembered for 5 minutes under an HMAC of the credential *and the stored hash*, so a password change
-needs the KDF (and the new password) again at once.
+remembered for 5 minutes under a keyed hash (MAC) of the credential *and the stored hash*, so a password change
+needs the KDF (and the new password) again at once; so is a failure (the same wrong credential sent again
+is counted as a failed login without running the KDF again).
 
 Failed logins are limited per username and per client address across all workers (``limits``)."""
 
@@ -32,9 +33,9 @@ from fluvial.server.auth.resolve import ADMIN_ONLY, Resolver, Resource
 from fluvial.server.auth.store import AuthStore, UserRow
 from fluvial.server.config import Stores
 from fluvial.server.handlers.limits import MAX_LISTED_IDS
-from fluvial.wire.access import LEVELS, Access
+from fluvial.wire.access import LEVELS, TYPED, Access
 
-__all__ = ["CURRENT", "Authority", "Caller", "TooManyFailures", "cookie_value"]
+__all__ = ["CURRENT", "Authority", "Caller", "TooManyFailures", "cookie_value", "typed_resource"]
 RANKS = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
 NEEDED = {level: i + 1 for i, level in enumerate(LEVELS)}
 SESSION_COOKIE = "fluvial_session"
@@ -60,10 +61,11 @@ class Authority:
         self.resolver = Resolver(stores)
         self.keyed = Keyed()
         ttl, size = config.auth_cache_ttl_s, config.auth_cache_max_size
-        self.callers = Recent(ttl, size)  # HMAC(credential) -> Caller
+        self.callers = Recent(ttl, size)  # MAC(credential) -> Caller
         self.grants = Recent(ttl, size)  # (kind, user id, resource) -> permission name or None
-        self.verified = Recent(VERIFIED_TTL_S, size)  # HMAC(credential, username, stored hash): KDF passed
-        self.recent_headers = Recent(VERIFIED_TTL_S, size)  # HMAC(Basic header) verified lately: no KDF ahead
+        self.verified = Recent(VERIFIED_TTL_S, size)  # MAC(credential, username, stored hash): KDF passed
+        self.recent_headers = Recent(VERIFIED_TTL_S, size)  # MAC(Basic header) verified lately: no KDF ahead
+        self.rejected = Recent(VERIFIED_TTL_S, size)  # MAC(credential, username, stored hash): KDF said no
         self.failures = FailedLogins(store, config.max_failed_logins_per_user, config.max_failed_logins_per_client)
 
     # ---- authentication -------------------------------------------------------------------------
@@ -149,8 +151,11 @@ class Authority:
             return True
         keys = [f"user:{user.username}", f"ip:{client}"]
         self.failures.check(keys)
-        if not passwords.verify_password(user.password_hash, password):
+        rejected = self.keyed.digest("rejected", header or password, user.username, user.password_hash)
+        # the same wrong credential again (a misconfigured client): counted, but no second KDF run
+        if rejected in self.rejected or not passwords.verify_password(user.password_hash, password):
             self.failures.add(keys)
+            self.rejected.put(rejected, True)
             if header:
                 self.recent_headers.pop(self.keyed.digest("basic", header))
             return False
@@ -200,6 +205,8 @@ class Authority:
             return [r.artifact_path(value if value is not None else "")]
         if kind == "model_version_source":
             return [("model", value if isinstance(value, str) else "")]
+        if kind == "typed":
+            return [typed_resource(fields.get("resource_type"), value)]
         raise PermissionDenied("Permission denied.")  # unknown kind: never allow
 
     def require(self, caller: Caller, access: Access, fields: Mapping[str, Any]) -> None:
@@ -231,6 +238,18 @@ class Authority:
             return set(keys)
         grants = self.store.permissions(kind, caller.id, list(dict.fromkeys(keys)))
         return {k for k in keys if (RANKS.get(grants[k], 0) if k in grants else self.default_rank) >= 1}
+
+
+def typed_resource(resource_type: Any, resource_id: Any) -> Resource:
+    """The grant kind and key named by MLflow 3's ``resource_type``/``resource_id``; 400 for what fluvial
+    does not keep (MLflow 3's other resource types, wildcard grants: both need its roles)."""
+    if resource_type not in TYPED:
+        raise InvalidParameterValue(f"resource_type must be one of {', '.join(TYPED)}; fluvial keeps grants on "
+                                    "experiments and registered models only.")
+    if not isinstance(resource_id, str) or not resource_id or resource_id == "*":
+        raise InvalidParameterValue("resource_id must name one experiment id or registered model name "
+                                    "(wildcard grants need MLflow 3's roles, which fluvial does not have).")
+    return (TYPED[resource_type], resource_id)
 
 
 def _listed(value: Any) -> list[str]:

@@ -24,7 +24,7 @@ _DEFAULT_PAGE = {"experiments": 1000, "registered_models": 100, "model_versions"
 _KIND = {"experiments": "experiment", "registered_models": "model", "model_versions": "model"}
 _MAX_STORE_PAGES = 10_000
 _AUDIT_FIELDS = ("experiment_id", "run_id", "name", "version", "model_id", "alias", "key", "new_name", "username",
-                 "permission", "is_admin", "token_id")
+                 "permission", "is_admin", "token_id", "resource_type", "resource_id")
 _AUDITED = {"RenameRegisteredModel", "UpdateExperiment", "CreateToken", "RevokeToken"}
 
 

@@ -1,8 +1,8 @@
 """Short-lived per-worker memory of auth decisions, so that a request whose credential and grant were
 looked up a moment ago costs no database query.
 
-Keys derived from secrets (an ``Authorization`` header, a session cookie, a password) are HMAC-SHA256
-digests under a random key made when the worker starts (``Keyed``): the cache never holds a password
+Keys derived from secrets (an ``Authorization`` header, a session cookie, a password) are keyed BLAKE2b
+digests (BLAKE2's MAC mode) under a random key made when the worker starts (``Keyed``): the cache never holds a password
 or token, nor an unkeyed hash of one, and computing the key takes the same time whatever the secret.
 Entries expire ``ttl`` seconds after they were stored, so a change made in the database (a password,
 the admin flag, a deleted user or token, a grant) is seen by every worker within ``ttl`` seconds; the
@@ -11,7 +11,6 @@ worker that made the change through the API forgets at once (``clear``)."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import threading
 import time
@@ -23,8 +22,8 @@ class Keyed:
         self._key = secrets.token_bytes(32)
 
     def digest(self, *parts: str) -> bytes:
-        data = "\0".join(parts).encode("utf-8", "surrogatepass")
-        return hmac.new(self._key, data, hashlib.sha256).digest()
+        return hashlib.blake2b("\0".join(parts).encode("utf-8", "surrogatepass"), key=self._key,
+                               digest_size=32).digest()
 
 
 class Recent:
