@@ -1,13 +1,13 @@
 """``auth``: what ``--app-name basic-auth`` costs. The same server (2 workers, SQLite) is measured without
 auth and with it, for fluvial and for MLflow 2.22.5, from one keep-alive ``http.client`` client; the two
-servers run side by side and are measured in 7 alternating rounds per kind of request (median round), so
-load changes on the machine hit both alike:
+servers run side by side and are measured in pairs of short rounds, one configuration right after the
+other, so load changes on the machine hit both alike (costs are medians over the pairs):
 
 - sequential ``runs/log-metric`` requests into the user's own run (MANAGE via ownership);
 - ``runs/search`` requests (100 runs per page, ordered by a metric) over an experiment of 1,000 runs
   (populated by fluvial beforehand, readable through ``default_permission = READ``).
 
-Each round sends requests for 5 s; rates are requests per second. Server CPU per request (user + system
+Each round sends requests for 1.5 s (MLflow: 5 s); rates are requests per second. Server CPU per request (user + system
 time of the server's process tree over the requests sent) is the steadier measure on a shared machine:
 other load slows the rates of both configurations, but not the CPU each request takes.
 
@@ -30,7 +30,11 @@ from bench.serving import _tree_cpu_seconds as tree_cpu_seconds
 
 NAME = "auth"
 WORKERS = 2
-RUNS, ROUNDS, SECONDS = 1000, 7, 5.0
+RUNS = 1000
+# (rounds, seconds per round): many short rounds for fluvial (each pair of rounds sees the same load);
+# MLflow with auth answers about 0.5 requests/s, so fewer, longer ones
+ROUNDS = {"fluvial": (20, 1.5), "mlflow": (5, 5.0)}
+ASGI_CHUNKS = 14
 ADMIN, ADMIN_PASSWORD = "admin", "bench-admin-password"
 USER, PASSWORD = "bench-user", "bench-user-password"
 
@@ -112,10 +116,12 @@ class _Target:
 
 
 def _measure(side: Side, populated: Path, search_experiment: str) -> dict[str, dict[str, float]]:
-    """Both configurations running at once, measured in alternating rounds (so a change of machine
-    load hits both alike); the median round of each: ``metric``/``search`` rates and ``metric_cpu``/
-    ``search_cpu`` server CPU per request."""
-    samples: dict[str, dict[str, list[float]]] = {c: {} for c in ("no auth", "basic-auth")}
+    """Both configurations running at once, measured in pairs of rounds right after one another (the order
+    alternating), so a change of machine load hits both alike. Per configuration the median round:
+    ``metric``/``search`` rates and ``metric_cpu``/``search_cpu`` server CPU per request; under ``cost`` the
+    median over the pairs of the rate cost (``metric``, ``search``, %) and of the CPU cost (``*_cpu``, %)."""
+    rounds, seconds = ROUNDS[side.module]
+    samples: dict[str, dict[str, list[float]]] = {c: {} for c in ("no auth", "basic-auth", "cost")}
     with fresh_dir("auth-plain") as plain_dir, fresh_dir("auth-on") as auth_dir:
         targets: dict[str, _Target] = {}
         try:
@@ -125,11 +131,15 @@ def _measure(side: Side, populated: Path, search_experiment: str) -> dict[str, d
                 target.measure("metric", 0.5)
                 target.measure("search", 0.5)
             for what in ("metric", "search"):  # one kind at a time: a search round leaves no work behind
-                for _ in range(ROUNDS):
-                    for config, target in targets.items():
-                        rate, cpu = target.measure(what, SECONDS)
+                for index in range(rounds):
+                    order = list(targets.items()) if index % 2 == 0 else list(targets.items())[::-1]
+                    got = {config: target.measure(what, seconds) for config, target in order}
+                    for config, (rate, cpu) in got.items():
                         samples[config].setdefault(what, []).append(rate)
                         samples[config].setdefault(f"{what}_cpu", []).append(cpu)
+                    (plain, plain_cpu), (auth, auth_cpu) = got["no auth"], got["basic-auth"]
+                    samples["cost"].setdefault(what, []).append(100 * (1 - auth / plain))
+                    samples["cost"].setdefault(f"{what}_cpu", []).append(100 * (auth_cpu / plain_cpu - 1))
         finally:
             for target in targets.values():
                 target.stop()
@@ -169,7 +179,7 @@ def _in_process(workdir: Path) -> dict[str, float]:
         clients[config] = (transport, creds, run_id)
     samples: dict[str, list[float]] = {c: [] for c in clients}
     step = 0
-    for chunk in range(1 + 2 * ROUNDS):
+    for chunk in range(1 + ASGI_CHUNKS):
         for config, (transport, creds, run_id) in clients.items():
             start = time.process_time()
             for _ in range(300):
@@ -191,10 +201,15 @@ def _run_sides(fluvial: Side, mlflow: Side | None, populated: Path, exp: str,
     for side in (fluvial, mlflow):
         if side is None:
             continue
-        log(f"{NAME}: {side.label}: log-metric and runs/search requests with and without auth, in {ROUNDS} "
-            f"alternating rounds of {SECONDS:.0f} s each")
+        rounds, seconds = ROUNDS[side.module]
+        log(f"{NAME}: {side.label}: log-metric and runs/search requests with and without auth, in {rounds} "
+            f"pairs of rounds of {seconds:.1f} s each")
         results[side.module] = _measure(side, populated, exp)
         for label, r in results[side.module].items():
+            if label == "cost":
+                log(f"{NAME}: {side.label}, cost of auth (median of pairs): log-metric {r['metric']:.1f} % in rate, "
+                    f"{r['metric_cpu']:.1f} % in CPU; search {r['search']:.1f} % in rate, {r['search_cpu']:.1f} % in CPU")
+                continue
             log(f"{NAME}: {side.label}, {label}: {r['metric']:,.1f} log-metric req/s ({r['metric_cpu']:.2f} ms CPU "
                 f"each), {r['search']:,.1f} search req/s ({r['search_cpu']:.2f} ms CPU each)")
 
@@ -219,15 +234,15 @@ def run(fluvial: Side, mlflow: Side | None) -> tuple[list[Row], str]:
                         m["basic-auth"][key] if m else None, True))
         rows.append(Row(NAME, f"{what} requests/s without auth", "req/s", f["no auth"][key],
                         m["no auth"][key] if m else None, True))
-        cost_f = 100 * (1 - f["basic-auth"][key] / f["no auth"][key])
-        cost_m = 100 * (1 - m["basic-auth"][key] / m["no auth"][key]) if m else None
+        cost_f = f["cost"][key]
+        cost_m = m["cost"][key] if m else None
         rows.append(Row(NAME, f"{what}: cost of auth in request rate (bar: < 10%)", "%", max(cost_f, 0.01),
                         None if cost_m is None else max(cost_m, 0.01), False))
         cpu = f"{key}_cpu"
         rows.append(Row(NAME, f"{what}: server CPU per request with basic-auth", "ms", f["basic-auth"][cpu],
                         m["basic-auth"][cpu] if m else None, False))
-        cpu_f = 100 * (f["basic-auth"][cpu] / f["no auth"][cpu] - 1)
-        cpu_m = 100 * (m["basic-auth"][cpu] / m["no auth"][cpu] - 1) if m else None
+        cpu_f = f["cost"][cpu]
+        cpu_m = m["cost"][cpu] if m else None
         rows.append(Row(NAME, f"{what}: cost of auth in server CPU per request (bar: < 10%)", "%", max(cpu_f, 0.01),
                         None if cpu_m is None else max(cpu_m, 0.01), False))
     check_ms = asgi["basic-auth"] - asgi["no auth"]
@@ -235,14 +250,17 @@ def run(fluvial: Side, mlflow: Side | None) -> tuple[list[Row], str]:
                     max(check_ms * 1000, 0.01), None, False))
     rows.append(Row(NAME, "log-metric: the auth check's CPU / the HTTP request's CPU without auth (bar: < 10%)", "%",
                     max(100 * check_ms / f["no auth"]["metric_cpu"], 0.01), None, False))
-    return rows, (f"servers with {WORKERS} workers on SQLite, one keep-alive client, {ROUNDS} alternating rounds of "
-                  f"{SECONDS:.0f} s; a non-admin user's Basic credentials on every request; cost = 1 - rate with "
-                  "auth / rate without, and server CPU (user+system of the server's process tree) per request with "
-                  "auth / without - 1 (0.01 when not measurable). fluvial answers a credential and a grant it saw "
-                  "within the last second from memory (auth_cache_ttl_seconds = 1) and runs the password KDF once "
-                  "per credential; MLflow 2.22.5 verifies the password hash on every request. The in-process rows "
-                  "time fluvial's ASGI app in the bench process (process CPU, median of "
-                  f"{2 * ROUNDS} alternating chunks of 300 log-metric requests), free of HTTP and other load.")
+    (fr, fs), (mr, ms) = ROUNDS["fluvial"], ROUNDS["mlflow"]
+    return rows, (f"servers with {WORKERS} workers on SQLite, one keep-alive client; {fr} pairs of {fs} s rounds "
+                  f"(MLflow: {mr} pairs of {ms:.0f} s), one configuration right after the other; a non-admin user's "
+                  "Basic credentials on every request. Costs are medians over the pairs of 1 - rate with auth / "
+                  "rate without, and of server CPU (user+system of the server's process tree) per request with "
+                  "auth / without - 1 (0.01 when not measurable); rates and CPU are median rounds. fluvial answers "
+                  "a credential and a grant it saw within the last second from memory (auth_cache_ttl_seconds = 1) "
+                  "and runs the password KDF once per credential; MLflow 2.22.5 verifies the password hash on every "
+                  "request. The in-process rows time fluvial's ASGI app in the bench process (process CPU, median of "
+                  f"{ASGI_CHUNKS} alternating chunks of 300 log-metric requests): no HTTP, and CPU time rather than wall "
+                  "time, so other load counts little.")
 
 
 if __name__ == "__main__":  # pragma: no cover - manual runs
