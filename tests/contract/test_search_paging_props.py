@@ -23,6 +23,8 @@ FILTERS = {
     "attributes.run_name LIKE 'r1%'": lambda r: r["name"].startswith("r1"),
     "params.model = 'b' AND metrics.acc <= 0.5": lambda r: r["model"] == "b" and r["acc"] is not None
     and not math.isnan(r["acc"]) and r["acc"] <= 0.5,
+    "attributes.run_name = 'r1'": lambda r: r["name"] == "r1",
+    "tags.team = 'y' AND params.model = 'a'": lambda r: r["team"] == "y" and r["model"] == "a",
 }
 ORDERS: list[list[str]] = [
     [], ["metrics.acc DESC"], ["metrics.acc ASC"], ["params.model ASC"], ["tags.team DESC"],
