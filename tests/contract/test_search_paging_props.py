@@ -170,6 +170,11 @@ def test_same_pages_on_every_database(sql_store):
                 assert sorted(got) == sorted(want)  # string order is the database's collation
             else:
                 assert got == want, (order_by, filt)
+    for filt in FILTERS:  # counts (counters, one index range driving, or the general query) on each database
+        for view in ViewType:
+            for exp_ids in (experiments, experiments[:1]):
+                want = _expected(rows, exp_ids, filt, view, [])
+                assert sql_store.count_runs(exp_ids, filt, view) == len(want), (filt, view, exp_ids)
     # an MLflow-style offset token still works
     page = sql_store.search_runs(experiments, "", ViewType.ALL, 5, None, encode_page_token(25))
     assert [r.info.run_id for r in page] == _expected(rows, experiments, "", ViewType.ALL, [])[25:30]
