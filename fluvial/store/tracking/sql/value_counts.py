@@ -22,7 +22,7 @@ ENTITIES = {"params": "p", "tags": "t"}
 _DDL = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (entity VARCHAR(1) NOT NULL, key VARCHAR(250) NOT NULL, "
     "value VARCHAR(200) NOT NULL, experiment_id INTEGER NOT NULL, lifecycle_stage VARCHAR(20) NOT NULL, "
-    "n BIGINT NOT NULL, PRIMARY KEY (entity, key, value, experiment_id, lifecycle_stage))"
+    "n BIGINT NOT NULL, PRIMARY KEY (entity, key, value, experiment_id, lifecycle_stage)) WITHOUT ROWID"
 )
 _CONFLICT = f"ON CONFLICT (entity, key, value, experiment_id, lifecycle_stage) DO UPDATE SET n = {TABLE}.n + 1"
 _GROUP = "COALESCE({r}.experiment_id, -1), COALESCE({r}.lifecycle_stage, '')"
