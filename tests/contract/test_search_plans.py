@@ -123,7 +123,8 @@ def test_counts_use_indexes(populated, view):
         counters = [s for s, _ in statements if "fluvial_value_counts" in s]
         single_equality = filter_string.count("=") == 1 and " AND " not in filter_string and "LIKE" not in filter_string
         if store.engine.dialect.name == "sqlite" and single_equality:
-            assert counters and len(statements) == 1, statements
+            rest = [s for s, _ in statements if "sqlite_master" not in s]  # besides the check that the triggers exist
+            assert counters and len(rest) == 1, statements
         else:
             assert not counters
         if filter_string and not single_equality:

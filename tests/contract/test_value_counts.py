@@ -115,3 +115,16 @@ def test_counters_are_built_for_an_existing_database(tmp_path):
     assert store.count_runs([exp], "tags.team = 'a'") == 3 and store.count_runs([exp], "params.model = 'rf'") == 5
     with store.engine.connect() as conn:
         assert _counters(conn) == _recount(conn)
+    # a migration that rebuilds `params` by copy and rename drops the triggers on it: the counters are
+    # then neither used nor reported as present, and the next upgrade rebuilds them
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER fluvial_params_value_count_insert")
+    run = store.create_run(exp, "u", 9, [], None)
+    store.log_param(run.info.run_id, Param("model", "rf"))
+    assert store.count_runs([exp], "params.model = 'rf'") == 6
+    assert value_counts.TABLE in missing_indexes(store.engine)
+    ensure_indexes(store.engine)
+    assert value_counts.TABLE not in missing_indexes(store.engine)
+    with store.engine.connect() as conn:
+        assert _counters(conn) == _recount(conn)
+    assert store.count_runs([exp], "params.model = 'rf'") == 6

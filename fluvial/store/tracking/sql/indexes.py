@@ -84,9 +84,10 @@ def missing_indexes(engine: sa.Engine) -> list[str]:
         return []
     with engine.connect() as conn:
         have = _existing(conn)
-        for table in (COUNTS_TABLE, value_counts.TABLE):
-            if sa.inspect(conn).has_table(table):
-                have.add(table)
+        if sa.inspect(conn).has_table(COUNTS_TABLE):
+            have.add(COUNTS_TABLE)
+        if engine.dialect.name == "sqlite" and value_counts.complete(conn):
+            have.add(value_counts.TABLE)
     wanted = [*NAMES, COUNTS_TABLE] + ([value_counts.TABLE] if engine.dialect.name == "sqlite" else [])
     return [name for name in wanted if name not in have]
 

@@ -80,6 +80,17 @@ def triggers() -> list[str]:
     ]
 
 
+TRIGGERS = [ddl.split(" IF NOT EXISTS ", 1)[1].split(" ", 1)[0] for ddl in triggers()]
+_ALL_TRIGGERS = sa.text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ("
+                        + ", ".join(f"'{name}'" for name in TRIGGERS) + ")")
+
+
+def complete(conn: sa.Connection) -> bool:
+    """Whether the table and every one of its triggers exist (a later migration that rebuilds
+    ``runs``, ``params`` or ``tags`` by copy and rename drops the triggers on the old table)."""
+    return sa.inspect(conn).has_table(TABLE) and int(conn.execute(_ALL_TRIGGERS).scalar() or 0) == len(TRIGGERS)
+
+
 def create(conn: sa.Connection) -> None:
     """The table, its triggers and its first content, in the caller's (write) transaction."""
     conn.exec_driver_sql(_DDL)
@@ -105,9 +116,7 @@ def count(conn: sa.Connection, entity: str, key: str, value: str, experiment_ids
     query = sa.select(sa.func.coalesce(sa.func.sum(t.c.n), 0)).where(
         t.c.entity == entity, t.c.key == key, t.c.value == value,
         t.c.experiment_id.in_(experiment_ids), t.c.lifecycle_stage.in_(stages))
-    try:
-        with conn.begin_nested():
-            found: Any = conn.execute(query).scalar()
-    except sa.exc.DBAPIError:
-        return None  # no counters here (built by `fluvial db upgrade`)
+    if int(conn.execute(_ALL_TRIGGERS).scalar() or 0) != len(TRIGGERS):
+        return None  # no counters here, or no longer kept (built by `fluvial db upgrade`)
+    found: Any = conn.execute(query).scalar()
     return int(found or 0)
