@@ -6,7 +6,8 @@ In order of preference:
 2. One ``=`` comparison on a param, a tag or the run name, on SQLite: the trigger-kept
    per-value counters (``value_counts.py``), a few rows.
 3. A filter with an indexable comparison (``=``, ``IN``, a ``LIKE`` with a literal prefix, a metric
-   range) that matches fewer runs than the experiments hold: the count is driven from that
+   range) that matches fewer runs than the experiments hold (on PostgreSQL: at most ``PG_DRIVE_MAX``
+   rows): the count is driven from that
    comparison's ``(key, value, run_uuid)`` index range, each run checked by primary key for its
    experiment, stage and the other comparisons. The range is probed first with a bounded count.
 4. Otherwise: ``None``, and the caller runs the general ``SELECT count(*)`` over the experiments.
@@ -24,6 +25,10 @@ from fluvial.store.tracking.sql import indexes, runs_page, schema, value_counts
 from fluvial.store.tracking.sql.search import RUN_NAME_TAG, run_filter_clause
 
 DIALECTS = ("sqlite", "postgresql")
+# On PostgreSQL the general count is planned by cost (hash joins, parallel scans): the drive is forced only
+# for a filter matching at most this many rows (measured at 1M: driving 200,000 runs took 6.3 s where the
+# general count took 0.6 s); SQLite's general count walks the experiment, so there any smaller range wins.
+PG_DRIVE_MAX = 20_000
 
 
 def count(conn: sa.Connection, experiment_ids: list[int], stages: list[str], comparisons: list[Comparison]) -> int | None:
@@ -61,6 +66,8 @@ def _driven(conn: sa.Connection, experiment_ids: list[int], stages: list[str], c
     inside = indexes.count_runs(conn, experiment_ids, stages)
     if inside is None:
         return None
+    if conn.dialect.name == "postgresql":
+        inside = min(inside, PG_DRIVE_MAX)
     best: tuple[int, Comparison, sa.Table, list[Any]] | None = None
     for c in comparisons:
         probe = runs_page._probe_clause(c, conn.dialect.name)
