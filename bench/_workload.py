@@ -25,8 +25,31 @@ def _tracking(mlflow: Any, db: str) -> None:
     mlflow.set_tracking_uri(f"sqlite:///{db}")
 
 
-def log_metric(mlflow: Any, entities: Any, db: str, calls: int, repeats: int, warmup: int) -> dict:
-    """``calls`` x ``mlflow.log_metric("m", i, step=i)`` in one run, ``repeats`` times (a new run each)."""
+def _raw_commits(db: str, calls: int) -> dict:
+    """The floor for a durable one-row write: ``calls`` x (BEGIN IMMEDIATE; one-row INSERT; COMMIT) with
+    the standard library's sqlite3 on a WAL file with fluvial's settings (synchronous=NORMAL)."""
+    import sqlite3
+
+    conn = sqlite3.connect(db + "-raw.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS points (key TEXT, value REAL, timestamp INTEGER, step INTEGER, "
+                 "run_uuid TEXT)")
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    for i in range(calls):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO points VALUES (?, ?, ?, ?, ?)", ("m", float(i), 1, i, "r"))
+        conn.execute("COMMIT")
+    out = {"wall": time.perf_counter() - wall0, "cpu": time.process_time() - cpu0}
+    conn.close()
+    return out
+
+
+def log_metric(mlflow: Any, entities: Any, db: str, calls: int, repeats: int, warmup: int,
+               raw_baseline: bool = False) -> dict:
+    """``calls`` x ``mlflow.log_metric("m", i, step=i)`` in one run, ``repeats`` times (a new run each);
+    with ``raw_baseline``, each repeat is followed by as many raw sqlite3 commits (``_raw_commits``), so
+    both see the same load on the machine."""
     _tracking(mlflow, db)
     mlflow.set_experiment("bench")
     with mlflow.start_run():  # warm-up: store, connection pool, first statements
@@ -43,6 +66,8 @@ def log_metric(mlflow: Any, entities: Any, db: str, calls: int, repeats: int, wa
         history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "m")
         if len(history) != calls or max(m.step for m in history) != calls - 1:
             raise SystemExit(f"log_metric: expected {calls} points, found {len(history)}")
+        if raw_baseline:
+            samples[-1]["raw"] = _raw_commits(db, calls)
     return {"samples": samples}
 
 

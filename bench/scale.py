@@ -44,6 +44,12 @@ QUERIES: list[tuple[str, str, dict[str, Any]]] = [
     ("all", "newest 100, `run_view_type=ALL`", {"run_view_type": 3}),
     ("count", "count of all runs (fluvial `count_runs`)", {"count": True}),
     ("count_param", "count of `params.model = 'rf'`", {"count": True, "filter_string": "params.model = 'rf'"}),
+    ("count_tag_all", "count of `tags.team = 'team3'`, two experiments, `run_view_type=ALL`",
+     {"count": True, "filter_string": "tags.team = 'team3'", "experiment_ids": ["1", "2"], "run_view_type": 3}),
+    ("count_name", "count of `attributes.run_name LIKE 'run-12345%'`",
+     {"count": True, "filter_string": "attributes.run_name LIKE 'run-12345%'"}),
+    ("count_metric", "count of `metrics.acc > 0.5 AND params.model = 'rf'`",
+     {"count": True, "filter_string": "metrics.acc > 0.5 AND params.model = 'rf'"}),
 ]
 
 # Runs in each side's own Python: ``import <module> as mlflow``; standard library otherwise.
@@ -247,7 +253,7 @@ def plot(results: dict[str, Any]) -> None:
     for ax, backend in zip(axes, ("sqlite", "postgresql"), strict=True):
         entries = sorted((v for k, v in results.items() if k.startswith(backend)), key=lambda e: e["n"])
         ax.set_title("SQLite" if backend == "sqlite" else "PostgreSQL")
-        for name in ("newest", "page500", "param", "name", "metric", "count"):
+        for name in ("newest", "page500", "param", "name", "metric", "count", "count_param", "count_metric"):
             pts = [(e["n"], e["fluvial"][name]["wall"] * 1000) for e in entries if name in e["fluvial"]]
             if pts:
                 ax.plot(*zip(*pts, strict=True), marker="o", label=f"fluvial {name}")

@@ -63,6 +63,14 @@ def test_mlflow_writes_keep_fluvial_indexes_right(tmp_path: Path) -> None:
     assert newest[0].info.run_name == "ml-22" and {r.info.run_name for r in newest[1:]} == {"ml-20", "ml-21"}
     assert store.count_runs([exp]) == 22 and store.count_runs([exp], "", ViewType.ALL) == 23
     assert store.count_runs([exp], "tags.team = 't1'") == len([i for i in range(1, 23) if i % 3 == 1])
+    # the per-value counters (triggers) followed MLflow's inserts, its delete and its rename
+    assert store.count_runs([exp], "params.model = 'rf'") == len([i for i in range(1, 23) if i % 2 == 0])
+    assert store.count_runs([exp], "params.model = 'rf'", ViewType.DELETED_ONLY) == 1  # ids[0]
+    assert store.count_runs([exp], "params.model = 'lr'", ViewType.DELETED_ONLY) == 0
+    assert store.count_runs([exp], "attributes.run_name = 'renamed-by-mlflow'") == 1
+    assert store.count_runs([exp], "attributes.run_name = 'ml-1'") == 0
+    assert store.count_runs([exp], "metrics.acc > 0.5 AND params.model = 'rf'") == len(
+        [r for r in store.search_runs([exp], "metrics.acc > 0.5 AND params.model = 'rf'", max_results=100)])
     assert [r.info.run_id for r in store.search_runs([exp], "attributes.run_name LIKE 'renamed%'")] == [ids[1]]
     assert [r.info.run_id for r in store.search_runs([exp], "metrics.acc > 0.95")] == [ids[2]]
     assert ids[0] not in [r.info.run_id for r in store.search_runs([exp], max_results=100)]

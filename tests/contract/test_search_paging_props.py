@@ -23,6 +23,8 @@ FILTERS = {
     "attributes.run_name LIKE 'r1%'": lambda r: r["name"].startswith("r1"),
     "params.model = 'b' AND metrics.acc <= 0.5": lambda r: r["model"] == "b" and r["acc"] is not None
     and not math.isnan(r["acc"]) and r["acc"] <= 0.5,
+    "attributes.run_name = 'r1'": lambda r: r["name"] == "r1",
+    "tags.team = 'y' AND params.model = 'a'": lambda r: r["team"] == "y" and r["model"] == "a",
 }
 ORDERS: list[list[str]] = [
     [], ["metrics.acc DESC"], ["metrics.acc ASC"], ["params.model ASC"], ["tags.team DESC"],
@@ -168,6 +170,11 @@ def test_same_pages_on_every_database(sql_store):
                 assert sorted(got) == sorted(want)  # string order is the database's collation
             else:
                 assert got == want, (order_by, filt)
+    for filt in FILTERS:  # counts (counters, one index range driving, or the general query) on each database
+        for view in ViewType:
+            for exp_ids in (experiments, experiments[:1]):
+                want = _expected(rows, exp_ids, filt, view, [])
+                assert sql_store.count_runs(exp_ids, filt, view) == len(want), (filt, view, exp_ids)
     # an MLflow-style offset token still works
     page = sql_store.search_runs(experiments, "", ViewType.ALL, 5, None, encode_page_token(25))
     assert [r.info.run_id for r in page] == _expected(rows, experiments, "", ViewType.ALL, [])[25:30]

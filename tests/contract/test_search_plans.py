@@ -99,12 +99,36 @@ def test_search_pages_use_indexes(populated, name, _ids, filter_string, order_by
             _check(store, _plan(store, statement, parameters), statement)
 
 
-def test_counts_use_indexes(populated):
+COUNTS = ["", "params.model = 'rf'", "tags.team = 'team3'", "attributes.run_name = 'run-1'",
+          "attributes.run_name LIKE 'run-1%'", "metrics.acc > 0.5 AND params.model = 'rf'"]
+
+
+@pytest.mark.parametrize("view", [ViewType.ACTIVE_ONLY, ViewType.ALL])
+def test_counts_use_indexes(populated, view):
+    """A count reads the trigger-kept counters (no filter, or one param/tag/run-name equality on SQLite)
+    or is driven from one comparison's index range with each run looked up by primary key; it never
+    walks the experiment."""
     store, exp, other = populated
-    for filter_string in ("", "params.model = 'rf'", "attributes.run_name LIKE 'run-1%'"):
-        statements = _statements(store, lambda f=filter_string: store.count_runs([exp, other], f))
+    for filter_string in COUNTS:
+        statements = _statements(store, lambda f=filter_string: store.count_runs([exp, other], f, view))
+        assert statements
         for statement, parameters in statements:
-            _check(store, _plan(store, statement, parameters), statement)
+            plan = _plan(store, statement, parameters)
+            _check(store, plan, statement)
+            if store.engine.dialect.name == "sqlite":
+                assert not re.search(r"^SCAN (fluvial_\w+)\b", plan, re.M), f"{statement}\n{plan}"
+                if "JOIN runs" in statement:  # driven: the index range first, then each run by its key
+                    assert re.search(r"SEARCH fluvial_drive USING COVERING INDEX fluvial_", plan), plan
+                    assert "SEARCH runs USING INDEX sqlite_autoindex_runs_1 (run_uuid=?)" in plan, plan
+        counters = [s for s, _ in statements if "fluvial_value_counts" in s]
+        single_equality = filter_string.count("=") == 1 and " AND " not in filter_string and "LIKE" not in filter_string
+        if store.engine.dialect.name == "sqlite" and single_equality:
+            rest = [s for s, _ in statements if "sqlite_master" not in s]  # besides the check that the triggers exist
+            assert counters and len(rest) == 1, statements
+        else:
+            assert not counters
+        if filter_string and not single_equality:
+            assert any("fluvial_drive" in s for s, _ in statements), statements
 
 
 def test_metric_history_uses_the_run_key_step_index(populated):

@@ -219,6 +219,24 @@ def test_deleted_run_ids_and_hard_delete(sql_store):
         store.get_experiment(exp_id)
 
 
+def test_create_run_with_a_chosen_id(sql_store):
+    """fluvial-only: ``create_run(..., run_id=)`` keeps an id (imports); a taken or malformed id is refused
+    and nothing is written."""
+    store = sql_store
+    exp_id = store.create_experiment("chosen-ids")
+    run = store.create_run(exp_id, "u", 5, [RunTag("t", "v")], "named", run_id="a" * 32)
+    assert run.info.run_id == "a" * 32 and run.info.run_name == "named"
+    assert run.info.artifact_uri.endswith("/" + "a" * 32 + "/artifacts")
+    assert store.get_run("a" * 32).data.tags["t"] == "v"
+    with pytest.raises(ResourceAlreadyExists, match="already exists") as taken:
+        store.create_run(exp_id, "other", 6, [], "again", run_id="a" * 32)
+    assert taken.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    with pytest.raises(InvalidParameterValue, match="Invalid run ID"):
+        store.create_run(exp_id, "u", 7, [], "bad", run_id="../escape")
+    found = store.search_runs([exp_id], run_view_type=3)
+    assert [r.info.run_id for r in found] == ["a" * 32] and found[0].info.user_id == "u"
+
+
 def test_gc_is_refused_over_rest_with_a_clear_message():
     from fluvial.exceptions import NotImplementedFeature
     from fluvial.store.tracking.rest import RestTrackingStore

@@ -15,17 +15,22 @@ from fluvial.store.tracking.sql.statements import Prepared, _greater
 
 HOT_DIALECTS = ("sqlite", "postgresql")
 METRIC_COLUMNS = ("key", "value", "timestamp", "step", "is_nan", "run_uuid")
-_cache: dict[str, tuple[Prepared, Prepared, Prepared]] = {}
+_cache: dict[str, tuple[Prepared, Prepared, Prepared, Prepared]] = {}
 
 
-def _build(dialect_name: str) -> tuple[Prepared, Prepared, Prepared]:
+def _build(dialect_name: str) -> tuple[Prepared, Prepared, Prepared, Prepared]:
     if dialect_name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:
         from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
-    run_state = sa.select(s.runs.c.lifecycle_stage).where(s.runs.c.run_uuid == sa.bindparam("run_uuid"))
+    runs = s.runs
+    run_state = sa.select(runs.c.lifecycle_stage).where(runs.c.run_uuid == sa.bindparam("run_uuid"))
     values: dict[str, Any] = {c: sa.bindparam(c) for c in METRIC_COLUMNS}
     insert_metric = insert(s.metrics).values(values).on_conflict_do_nothing()
+    # the run check and the insert in one statement: INSERT ... SELECT <the point> WHERE the run is active
+    active = sa.exists().where(runs.c.run_uuid == sa.bindparam("run_uuid"), runs.c.lifecycle_stage == sa.literal_column("'active'"))
+    point = sa.select(*[sa.bindparam(c, type_=s.metrics.c[c].type) for c in METRIC_COLUMNS]).where(active)
+    insert_if_active = insert(s.metrics).from_select(list(METRIC_COLUMNS), point).on_conflict_do_nothing()
     latest = insert(s.latest_metrics).values(values)
     cols = ("step", "timestamp", "value")
     upsert_latest = latest.on_conflict_do_update(
@@ -33,10 +38,10 @@ def _build(dialect_name: str) -> tuple[Prepared, Prepared, Prepared]:
         set_={c: latest.excluded[c] for c in ("value", "timestamp", "step", "is_nan")},
         where=_greater([latest.excluded[c] for c in cols], [s.latest_metrics.c[c] for c in cols]),
     )
-    return Prepared(run_state), Prepared(insert_metric), Prepared(upsert_latest)
+    return Prepared(run_state), Prepared(insert_metric), Prepared(upsert_latest), Prepared(insert_if_active)
 
 
-def statements(dialect_name: str) -> tuple[Prepared, Prepared, Prepared]:
+def statements(dialect_name: str) -> tuple[Prepared, Prepared, Prepared, Prepared]:
     found = _cache.get(dialect_name)
     if found is None:
         found = _cache[dialect_name] = _build(dialect_name)
@@ -45,13 +50,15 @@ def statements(dialect_name: str) -> tuple[Prepared, Prepared, Prepared]:
 
 def log_metric_row(cursor: Any, dialect: sa.Dialect, row: dict[str, Any]) -> str | None:
     """Insert one metric point and update the latest value; returns the run's lifecycle stage
-    (None when the run does not exist), writing nothing unless it is 'active'."""
-    run_state, insert_metric, upsert_latest = statements(dialect.name)
-    run_state.execute(cursor, dialect, row)
-    found = cursor.fetchone()
-    if found is None or found[0] != "active":
-        return None if found is None else found[0]
-    insert_metric.execute(cursor, dialect, row)
+    (None when the run does not exist), writing nothing unless it is 'active'. Usually two
+    statements: the point is inserted only if its run is active, and only when nothing was inserted
+    (a repeated point, or no active run) is the run looked at."""
+    run_state, _insert_metric, upsert_latest, insert_if_active = statements(dialect.name)
+    if insert_if_active.execute(cursor, dialect, row) != 1:
+        run_state.execute(cursor, dialect, row)
+        found = cursor.fetchone()
+        if found is None or found[0] != "active":
+            return None if found is None else found[0]
     upsert_latest.execute(cursor, dialect, row)
     return "active"
 
@@ -61,7 +68,7 @@ def write_metric_rows(
 ) -> None:
     """Bulk-insert metric points (tuples in METRIC_COLUMNS order) and upsert the latest value per key;
     the caller has checked the run, in the same transaction."""
-    _run_state, insert_metric, upsert_latest = statements(dialect.name)
+    _run_state, insert_metric, upsert_latest, _insert_if_active = statements(dialect.name)
     insert_metric.executemany(cursor, dialect, rows, METRIC_COLUMNS)
     upsert_latest.executemany(cursor, dialect, latest, METRIC_COLUMNS)
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from fluvial.store.tracking.sql import value_counts
+
 PG_VALUE_PREFIX = 200
 SMALL_DATABASE_ROWS = 500_000
 # (name, table, SQLite columns, PostgreSQL columns)
@@ -84,7 +86,10 @@ def missing_indexes(engine: sa.Engine) -> list[str]:
         have = _existing(conn)
         if sa.inspect(conn).has_table(COUNTS_TABLE):
             have.add(COUNTS_TABLE)
-    return [name for name in [*NAMES, COUNTS_TABLE] if name not in have]
+        if engine.dialect.name == "sqlite" and value_counts.complete(conn):
+            have.add(value_counts.TABLE)
+    wanted = [*NAMES, COUNTS_TABLE] + ([value_counts.TABLE] if engine.dialect.name == "sqlite" else [])
+    return [name for name in wanted if name not in have]
 
 
 def _create_counts(conn: sa.Connection) -> None:
@@ -139,11 +144,17 @@ def ensure_indexes(engine: sa.Engine, progress: Callable[[str], None] | None = N
         return  # MySQL keeps MLflow's indexes only (fluvial's query shapes are tuned for these two)
     with engine.connect() as conn:
         have = _existing(conn)
-    if COUNTS_TABLE in missing_indexes(engine):
+    missing = missing_indexes(engine)
+    if COUNTS_TABLE in missing:
         with write_transaction(engine) as conn:
             if progress:
                 progress(f"creating table {COUNTS_TABLE} (run counts kept by triggers)...")
             _create_counts(conn)
+    if value_counts.TABLE in missing:
+        with write_transaction(engine) as conn:
+            if progress:
+                progress(f"creating table {value_counts.TABLE} (runs per param/tag value, kept by triggers)...")
+            value_counts.create(conn)
     for name, table, sqlite_cols, pg_cols in INDEXES:
         if name in have:
             continue

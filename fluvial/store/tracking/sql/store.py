@@ -41,7 +41,7 @@ from fluvial.exceptions import (
 from fluvial.search import parse_filter
 from fluvial.search.paging import decode_any_token, decode_page_token, encode_page_token, validate_max_results
 from fluvial.store.tracking.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
-from fluvial.store.tracking.sql import history, hot, indexes, loading, migrations, runs_page
+from fluvial.store.tracking.sql import history, hot, loading, migrations, run_count, runs_page
 from fluvial.store.tracking.sql import schema as s
 from fluvial.store.tracking.sql.engine import (
     get_engine,
@@ -295,7 +295,13 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
         start_time: int | None,
         tags: Sequence[RunTag],
         run_name: str | None,
+        *,
+        run_id: str | None = None,
     ) -> Run:
+        """A new RUNNING run; ``run_id`` (fluvial-only, for imports that keep ids) chooses its id, which
+        must be a valid run id not taken by any run (``RESOURCE_ALREADY_EXISTS`` otherwise)."""
+        if run_id is not None:
+            v.run_id(run_id)
         tag_map: dict[str, str] = {}
         for tag in tags:
             v.validate_key(tag.key, "tag")
@@ -308,9 +314,11 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
             )
         run_name = run_name or tag_name or generate_run_name()
         tag_map[RUN_NAME_TAG] = run_name
-        run_id = uuid.uuid4().hex
+        chosen, run_id = run_id is not None, run_id or uuid.uuid4().hex
         with write_transaction(self.engine) as conn:
             exp = self._experiment_row(conn, experiment_id)
+            if chosen and conn.execute(sa.select(s.runs.c.run_uuid).where(s.runs.c.run_uuid == run_id)).first() is not None:
+                raise ResourceAlreadyExists(f"Run with id={run_id} already exists")
             if exp.lifecycle_stage != LifecycleStage.ACTIVE:
                 raise InvalidParameterValue(
                     f"The experiment {experiment_id} must be in the 'active' state. "
@@ -423,11 +431,11 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
             return 0
         ids = [str(x) for x in experiment_ids]
         query = build_count_query(ids, filter_string, int(run_view_type))  # also validates the arguments
-        with read_connection(self.engine) as conn:
-            if not parse_filter(filter_string, "runs"):  # the trigger-kept count table, when there is one
-                counted = indexes.count_runs(conn, _int_ids(ids), lifecycle_stages(int(run_view_type)))
-                if counted is not None:
-                    return counted
+        comparisons = parse_filter(filter_string, "runs")
+        with read_connection(self.engine) as conn:  # counters and indexes first (run_count.py)
+            counted = run_count.count(conn, _int_ids(ids), lifecycle_stages(int(run_view_type)), comparisons)
+            if counted is not None:
+                return counted
             return int(conn.execute(query).scalar() or 0)
 
     # ---- logging ----------------------------------------------------------------------------------

@@ -180,5 +180,5 @@ def upgrade(engine: sa.Engine, progress: Callable[[str], None] | None = None,
     missing = indexes.missing_indexes(engine)
     indexes.ensure_indexes(engine, index_progress)
     for name in missing:
-        say(f"created {'table' if name == indexes.COUNTS_TABLE else 'index'} {name}")
+        say(f"created {'index' if name in indexes.NAMES else 'table'} {name}")
     return done

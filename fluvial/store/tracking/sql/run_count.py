@@ -1,0 +1,95 @@
+"""Counting the runs a search matches without walking the experiment (SQLite and PostgreSQL).
+
+In order of preference:
+
+1. No filter: the trigger-kept ``fluvial_run_counts`` table (``indexes.py``), a few rows.
+2. One ``=`` comparison on a param, a tag or the run name, on SQLite: the trigger-kept
+   per-value counters (``value_counts.py``), a few rows.
+3. A filter with an indexable comparison (``=``, ``IN``, a ``LIKE`` with a literal prefix, a metric
+   range) that matches fewer runs than the experiments hold (on PostgreSQL: at most ``PG_DRIVE_MAX``
+   rows): the count is driven from that
+   comparison's ``(key, value, run_uuid)`` index range, each run checked by primary key for its
+   experiment, stage and the other comparisons. The range is probed first with a bounded count.
+4. Otherwise: ``None``, and the caller runs the general ``SELECT count(*)`` over the experiments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.util import ClauseAdapter
+
+from fluvial.search import ATTRIBUTE, PARAM, TAG, Comparison
+from fluvial.store.tracking.sql import indexes, runs_page, schema, value_counts
+from fluvial.store.tracking.sql.search import RUN_NAME_TAG, run_filter_clause
+
+DIALECTS = ("sqlite", "postgresql")
+# On PostgreSQL the general count is planned by cost (hash joins, parallel scans): the drive is forced only
+# for a filter matching at most this many rows (measured at 1M: driving 200,000 runs took 6.3 s where the
+# general count took 0.6 s); SQLite's general count walks the experiment, so there any smaller range wins.
+PG_DRIVE_MAX = 20_000
+
+
+def count(conn: sa.Connection, experiment_ids: list[int], stages: list[str], comparisons: list[Comparison]) -> int | None:
+    """The number of runs in these experiments and stages matching every comparison, or None when
+    only the general query can tell."""
+    if conn.dialect.name not in DIALECTS or not experiment_ids:
+        return None
+    if not comparisons:
+        return indexes.count_runs(conn, experiment_ids, stages)
+    if len(comparisons) == 1:
+        counted = _from_counters(conn, comparisons[0], experiment_ids, stages)
+        if counted is not None:
+            return counted
+    return _driven(conn, experiment_ids, stages, comparisons)
+
+
+def _from_counters(conn: sa.Connection, c: Comparison, experiment_ids: list[int], stages: list[str]) -> int | None:
+    if c.comparator != "=" or not isinstance(c.value, str):
+        return None
+    if c.entity == ATTRIBUTE and c.key == "run_name":
+        entity, key = "t", RUN_NAME_TAG
+    elif c.entity in (PARAM, TAG):
+        entity, key = ("p" if c.entity == PARAM else "t"), c.key
+    else:
+        return None
+    return value_counts.count(conn, entity, key, c.value, experiment_ids, stages)
+
+
+def _bounded(conn: sa.Connection, table: sa.Table, conditions: list[Any], limit: int) -> int:
+    inner = sa.select(sa.literal(1)).select_from(table).where(*conditions).limit(limit).subquery()
+    return int(conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar() or 0)
+
+
+def _driven(conn: sa.Connection, experiment_ids: list[int], stages: list[str], comparisons: list[Comparison]) -> int | None:
+    inside = indexes.count_runs(conn, experiment_ids, stages)
+    if inside is None:
+        return None
+    if conn.dialect.name == "postgresql":
+        inside = min(inside, PG_DRIVE_MAX)
+    best: tuple[int, Comparison, sa.Table, list[Any]] | None = None
+    for c in comparisons:
+        probe = runs_page._probe_clause(c, conn.dialect.name)
+        if probe is None:
+            continue
+        table, conditions = probe
+        limit = inside if best is None else best[0]  # more matches than runs inside: scanning is cheaper
+        found = _bounded(conn, table, conditions, limit + 1)
+        if found <= limit:
+            best = (found, c, table, conditions)
+        if found == 0:
+            return 0
+    if best is None:
+        return None
+    _, driver, table, conditions = best
+    drive = table.alias("fluvial_drive")
+    adapt = ClauseAdapter(drive)
+    runs = schema.runs
+    where = [adapt.traverse(cond) for cond in conditions]
+    where.append(runs_page._opaque(runs.c.experiment_id).in_(experiment_ids))  # look runs up, do not walk them
+    if len(stages) < 2:  # run_view_type=ALL: any stage, as in the general query
+        where.append(runs.c.lifecycle_stage.in_(stages))
+    where += [run_filter_clause(c) for c in comparisons if c is not driver]
+    query = sa.select(sa.func.count()).select_from(drive.join(runs, runs.c.run_uuid == drive.c.run_uuid)).where(*where)
+    return int(conn.execute(query).scalar() or 0)
