@@ -88,13 +88,16 @@ class ModelDir:
         extra_pip_requirements: Any = None,
         conda_env: Any = None,
         metadata: dict[str, Any] | None = None,
+        infer_requirements: bool = True,
     ) -> Model:
         """Input example, signature (inferred from the example through ``predict`` when not given),
-        environment files and the MLmodel file."""
+        environment files and the MLmodel file. ``infer_requirements=False``: the defaults stand, for
+        the flavors MLflow infers none for."""
         return finish_model(
             self.path, self.model, signature=signature, input_example=input_example, predict=predict,
             default_pip_requirements=default_pip_requirements, pip_requirements=pip_requirements,
             extra_pip_requirements=extra_pip_requirements, conda_env=conda_env, metadata=metadata,
+            infer_requirements=infer_requirements,
         )
 
 
