@@ -33,6 +33,7 @@ EXTRA_FOR: dict[str, str] = {
     "onnx": "onnx",
     "onnxruntime": "onnx",
     "keras": "keras",
+    "prophet": "prophet",
     "PIL": "dev",
     "matplotlib": "dev",
 }

@@ -46,6 +46,8 @@ LAYERS: list[tuple[str, int]] = [
     ("fluvial.catboost", 5),
     ("fluvial.onnx", 5),
     ("fluvial.keras", 5),
+    ("fluvial.spark", 5),
+    ("fluvial.prophet", 5),
     ("fluvial.server", 6),
     ("fluvial.scoring", 6),
     ("fluvial.projects", 6),
