@@ -33,6 +33,9 @@ EXTRA_FOR: dict[str, str] = {
     "onnx": "onnx",
     "onnxruntime": "onnx",
     "keras": "keras",
+    "transformers": "transformers",
+    "sentence_transformers": "sentence-transformers",
+    "shap": "shap",
     "PIL": "dev",
     "matplotlib": "dev",
 }
