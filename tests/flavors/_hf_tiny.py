@@ -95,3 +95,20 @@ def model_config(task: str) -> dict[str, Any] | None:
 
 def call(pipe: Any, task: str, x: Any) -> Any:
     return pipe(x, **(model_config(task) or {}))
+
+
+def tiny_sentence_transformer() -> Any:
+    """A SentenceTransformer over a tiny BERT (mean pooling), built in a temporary directory."""
+    import tempfile
+
+    import sentence_transformers
+    from sentence_transformers import models
+
+    tok = tiny_tokenizer()
+    bert = tiny_model("feature-extraction", len(tok))
+    folder = tempfile.mkdtemp(prefix="tiny-st-")
+    bert.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    word = models.Transformer(folder, max_seq_length=16)
+    pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode="mean")
+    return sentence_transformers.SentenceTransformer(modules=[word, pool], device="cpu")

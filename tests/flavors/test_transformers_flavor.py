@@ -15,7 +15,7 @@ from fluvial.exceptions import MlflowException
 pytest.importorskip("transformers")
 pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).parent))
-import _hf_tiny as tiny  # noqa: E402
+import _hf_tiny as tiny
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings("ignore::FutureWarning"), pytest.mark.filterwarnings("ignore::UserWarning")]
@@ -71,3 +71,22 @@ def test_components_dict_with_task_and_prompt_template(classifier, tmp_path):
     assert meta["flavors"]["python_function"]["config"]["return_full_text"] is False
     out = mlflow.pyfunc.load_model(str(tmp_path / "g")).predict("cat sat")
     assert isinstance(out, list) and len(out) == 1 and isinstance(out[0], str)
+
+
+def test_sentence_transformers_log_load_and_encode(tracking_uri, tmp_path):
+    pytest.importorskip("sentence_transformers")
+    model = tiny.tiny_sentence_transformer()
+    sentences = ["the cat sat", "a good movie"]
+    with mlflow.start_run():
+        info = mlflow.sentence_transformers.log_model(model, "st", pip_requirements=["sentence-transformers"])
+    expected = model.encode(sentences)
+    assert (mlflow.sentence_transformers.load_model(info.model_uri).encode(sentences) == expected).all()
+    pyfunc = mlflow.pyfunc.load_model(info.model_uri)
+    import numpy as np
+    import pandas as pd
+
+    np.testing.assert_allclose(pyfunc.predict(pd.DataFrame({"s": sentences})), expected, rtol=1e-5)
+    with pytest.raises(MlflowException, match="not supported"):
+        mlflow.sentence_transformers.save_model(model, str(tmp_path / "x"), task="llm/v1/embeddings")
+    with pytest.raises(MlflowException, match="SentenceTransformer"):
+        mlflow.sentence_transformers.save_model(object(), str(tmp_path / "y"))
