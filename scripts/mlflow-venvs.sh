@@ -71,6 +71,12 @@ ensure 3.17.2 mlflow==3.17.2 & b=$!
 status=0
 wait "$a" || status=1
 wait "$b" || status=1
+# The Spark MLlib and Prophet cross-format tests (issue 16) need pyspark and prophet next to MLflow 2.22.5;
+# added on their own so an existing venv is not rebuilt.
+dir=.venvs/mlflow-2.22.5
+if [[ -x $dir/bin/python ]] && ! "$dir/bin/python" -c 'import pyspark, prophet' 2>/dev/null; then
+    "$dir/bin/pip" install -q "pyspark>=3.4" prophet >>.venvs/mlflow-2.22.5.log 2>&1 || status=1
+fi
 # The basic-auth app (mlflow[auth]) needs Flask-WTF: the auth compat tests start MLflow's auth server and
 # use its auth client. Added on its own so existing venvs are not rebuilt.
 for version in 2.22.5 3.17.2; do

@@ -36,6 +36,7 @@ EXTRA_FOR: dict[str, str] = {
     "transformers": "transformers",
     "sentence_transformers": "sentence-transformers",
     "shap": "shap",
+    "prophet": "prophet",
     "PIL": "dev",
     "matplotlib": "dev",
 }

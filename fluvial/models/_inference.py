@@ -28,7 +28,7 @@ from fluvial.exceptions import MlflowException
 from fluvial.models._enforce_tensor import clean_tensor_type, is_sparse
 from fluvial.models._enforce_values import is_none_or_nan
 from fluvial.models.schema import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
-from fluvial.models.types import AnyType, Array, DataType, Map, Object, Property
+from fluvial.models.types import AnyType, Array, DataType, Map, Object, Property, SparkMLVector
 
 MULTIPLE_TYPES_ERROR_MSG = (
     "Expected all values in the list to be of the same type. To specify a model signature with a list "
@@ -286,6 +286,8 @@ def _infer_spark_type(t: Any) -> Any:
             return dtype
     if isinstance(t, st.ArrayType):
         return Array(_infer_spark_type(t.elementType))
+    if type(t).__name__ == "VectorUDT" and type(t).__module__.startswith("pyspark.ml"):
+        return SparkMLVector()
     if isinstance(t, st.StructType):
         return Object([Property(f.name, _infer_spark_type(f.dataType), required=not f.nullable) for f in t.fields])
     raise MlflowException.invalid_parameter_value(f"Unsupported Spark Type '{type(t)}' for MLflow schema.")

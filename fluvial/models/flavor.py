@@ -9,7 +9,12 @@ A flavor writes only its own files; this module owns the rest:
   run is touched (a misspelt ``input_exmple=`` is a ``TypeError``, as in MLflow), then saves the model
   into a temporary directory and logs it into the run;
 - :func:`load_flavor_dir` downloads a model, reads the flavor's ``MLmodel`` block and puts the model's
-  ``code/`` directory on ``sys.path``.
+  ``code/`` directory on ``sys.path``;
+- :class:`RawModelWrapper` is the pyfunc of a model that predicts by itself, and
+  :func:`default_requirements` a flavor's pinned default ``requirements.txt`` lines.
+
+A flavor imports its library with :func:`fluvial._internal.lazy.require` (a missing one names the
+``pip install`` line).
 """
 
 from __future__ import annotations
@@ -35,6 +40,31 @@ from fluvial.models.model import (
 from fluvial.models.saving import finish_model
 
 
+def default_requirements(*packages: str) -> list[str]:
+    """``packages`` pinned to their installed versions (``["catboost==1.2.8"]``): the default
+    ``requirements.txt`` of a flavor."""
+    from fluvial.models.requirements import pinned_requirement
+
+    return [pinned_requirement(package) for package in packages]
+
+
+class RawModelWrapper:
+    """The pyfunc of a flavor's model that predicts on the input as given: ``predict(data, params)`` is
+    the model's ``predict(data)``. ``raw_attribute`` names the attribute that holds the model (MLflow's
+    wrappers expose it as e.g. ``cb_model``; a subclass keeps that name)."""
+
+    raw_attribute = "model"
+
+    def __init__(self, raw_model: Any) -> None:
+        setattr(self, self.raw_attribute, raw_model)
+
+    def get_raw_model(self) -> Any:
+        return getattr(self, self.raw_attribute)
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        return self.get_raw_model().predict(data)
+
+
 @dataclass
 class ModelDir:
     """A model directory being written: its absolute ``path``, the ``Model`` (MLmodel) being built and
@@ -58,13 +88,16 @@ class ModelDir:
         extra_pip_requirements: Any = None,
         conda_env: Any = None,
         metadata: dict[str, Any] | None = None,
+        infer_requirements: bool = True,
     ) -> Model:
         """Input example, signature (inferred from the example through ``predict`` when not given),
-        environment files and the MLmodel file."""
+        environment files and the MLmodel file. ``infer_requirements=False``: the defaults stand, for
+        the flavors MLflow infers none for."""
         return finish_model(
             self.path, self.model, signature=signature, input_example=input_example, predict=predict,
             default_pip_requirements=default_pip_requirements, pip_requirements=pip_requirements,
             extra_pip_requirements=extra_pip_requirements, conda_env=conda_env, metadata=metadata,
+            infer_requirements=infer_requirements,
         )
 
 

@@ -50,6 +50,7 @@ def finish_model(
     extra_pip_requirements: Any = None,
     conda_env: Any = None,
     metadata: dict[str, Any] | None = None,
+    infer_requirements: bool = True,
 ) -> Model:
     """Write the input example, signature, environment files and MLmodel for a saved model.
 
@@ -76,7 +77,7 @@ def finish_model(
     mlflow_model.save(os.path.join(path, MLMODEL_FILE_NAME))
 
     def infer() -> list[str]:
-        if pyfunc_conf is None:  # nothing to load through pyfunc: the flavor's defaults stand
+        if pyfunc_conf is None or not infer_requirements:  # nothing to load through pyfunc: the defaults stand
             return list(default_pip_requirements)
         from fluvial.models.infer_requirements import infer_pip_requirements
 

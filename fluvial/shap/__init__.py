@@ -25,7 +25,8 @@ import types
 import warnings
 from typing import Any
 
-from fluvial.models.flavor import load_flavor_dir, log_flavor_model, new_model_dir
+from fluvial._internal.lazy import require
+from fluvial.models.flavor import default_requirements, load_flavor_dir, log_flavor_model, new_model_dir
 from fluvial.models.model import Model, ModelInfo, flavor_conf
 from fluvial.models.saving import add_to_model
 
@@ -39,15 +40,11 @@ MAX_BACKGROUND_ROWS = 100
 
 
 def _require() -> Any:
-    from fluvial._internal.lazy import require
-
-    return require("shap", "shap")
+    return require("shap")
 
 
 def get_default_pip_requirements() -> list[str]:
-    from fluvial.models.requirements import pinned_requirement
-
-    return [pinned_requirement("shap")]
+    return default_requirements("shap")
 
 
 def get_underlying_model_flavor(model: Any) -> str:
@@ -79,8 +76,6 @@ def log_explanation(predict_function: Any, features: Any, artifact_path: str | N
     import numpy as np
 
     shap = _require()
-    from fluvial._internal.lazy import require
-
     require("matplotlib", "dev")
     import matplotlib
 

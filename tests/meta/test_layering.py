@@ -49,6 +49,8 @@ LAYERS: list[tuple[str, int]] = [
     ("fluvial.transformers", 5),
     ("fluvial.sentence_transformers", 5),
     ("fluvial.shap", 5),
+    ("fluvial.spark", 5),
+    ("fluvial.prophet", 5),
     ("fluvial.server", 6),
     ("fluvial.scoring", 6),
     ("fluvial.projects", 6),

@@ -9,8 +9,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from fluvial._internal.lazy import require
 from fluvial.exceptions import MlflowException
-from fluvial.models.flavor import check_save_kwargs, load_flavor_dir, log_flavor_model, new_model_dir
+from fluvial.models.flavor import (
+    RawModelWrapper,
+    check_save_kwargs,
+    default_requirements,
+    load_flavor_dir,
+    log_flavor_model,
+    new_model_dir,
+)
 from fluvial.models.model import Model, ModelInfo, flavor_conf, model_file
 from fluvial.models.saving import add_to_model
 
@@ -19,16 +27,8 @@ LOADER_MODULE = "mlflow.catboost"  # MLflow's name, so MLflow loads what fluvial
 DATA_FILE = "model.cb"
 
 
-def _require() -> Any:
-    from fluvial._internal.lazy import require
-
-    return require("catboost", "catboost")
-
-
 def get_default_pip_requirements() -> list[str]:
-    from fluvial.models.requirements import pinned_requirement
-
-    return [pinned_requirement("catboost")]
+    return default_requirements("catboost")
 
 
 def save_model(
@@ -45,7 +45,7 @@ def save_model(
     **kwargs: Any,
 ) -> None:
     """Save a CatBoost model; ``kwargs`` go to the model's ``save_model`` (e.g. ``format="json"``)."""
-    catboost = _require()
+    catboost = require("catboost")
 
     if not isinstance(cb_model, catboost.CatBoost):
         raise MlflowException(f"save_model expects a CatBoost model, got {type(cb_model).__name__}")
@@ -79,7 +79,7 @@ def log_model(
     **kwargs: Any,
 ) -> ModelInfo:
     """Log a CatBoost model as artifacts of the active run; ``kwargs`` go to the model's ``save_model``."""
-    extra_to = _require().CatBoost.save_model
+    extra_to = require("catboost").CatBoost.save_model
     return log_flavor_model(
         __name__, artifact_path, name=name, registered_model_name=registered_model_name,
         await_registration_for=await_registration_for, metadata=metadata, cb_model=cb_model, conda_env=conda_env,
@@ -89,7 +89,7 @@ def log_model(
 
 
 def _model_class(name: str | None) -> Any:
-    catboost = _require()
+    catboost = require("catboost")
 
     classes = {c: getattr(catboost, c) for c in ("CatBoost", "CatBoostClassifier", "CatBoostRegressor",
                                                   "CatBoostRanker") if hasattr(catboost, c)}
@@ -111,15 +111,8 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
                        conf.get("save_format"))
 
 
-class _CatboostModelWrapper:
-    def __init__(self, cb_model: Any) -> None:
-        self.cb_model = cb_model
-
-    def get_raw_model(self) -> Any:
-        return self.cb_model
-
-    def predict(self, dataframe: Any, params: dict[str, Any] | None = None) -> Any:
-        return self.cb_model.predict(dataframe)
+class _CatboostModelWrapper(RawModelWrapper):
+    raw_attribute = "cb_model"
 
 
 def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _CatboostModelWrapper:

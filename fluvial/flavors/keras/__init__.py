@@ -18,8 +18,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from fluvial._internal.lazy import require
 from fluvial.exceptions import InvalidParameterValue, MlflowException
-from fluvial.models.flavor import load_flavor_dir, log_flavor_model, new_model_dir
+from fluvial.models.flavor import (
+    RawModelWrapper,
+    default_requirements,
+    load_flavor_dir,
+    log_flavor_model,
+    new_model_dir,
+)
 from fluvial.models.model import MLMODEL_FILE_NAME, Model, ModelInfo, flavor_conf, model_file
 from fluvial.models.saving import add_to_model
 
@@ -30,21 +37,17 @@ MODEL_NAME = "model"
 KERAS_MODULE_FILE = "keras_module.txt"
 
 
-def _require(backend: str | None = None) -> Any:
+def _keras(backend: str | None = None) -> Any:
     """``keras``; a backend recorded with a model is selected if Keras is not imported yet."""
     import sys
 
     if backend and "keras" not in sys.modules and not os.environ.get("KERAS_BACKEND"):
         os.environ["KERAS_BACKEND"] = backend
-    from fluvial._internal.lazy import require
-
-    return require("keras", "keras")
+    return require("keras")
 
 
 def get_default_pip_requirements() -> list[str]:
-    from fluvial.models.requirements import pinned_requirement
-
-    return [pinned_requirement("keras")]
+    return default_requirements("keras")
 
 
 def save_model(
@@ -62,7 +65,7 @@ def save_model(
     code_paths: list[str] | None = None,
 ) -> None:
     """Save a Keras 3 model as ``data/model.keras``; ``save_model_kwargs`` go to ``model.save``."""
-    keras = _require()
+    keras = require("keras")
 
     if save_exported_model:
         raise InvalidParameterValue(
@@ -113,7 +116,7 @@ def log_model(
 
 def _load(model_dir: str, conf: dict[str, Any], custom_objects: dict[str, Any] | None = None,
           **load_model_kwargs: Any) -> Any:
-    keras = _require(conf.get("keras_backend"))
+    keras = _keras(conf.get("keras_backend"))
     if conf.get("save_exported_model"):
         raise MlflowException(
             "This Keras model was saved as an exported TensorFlow graph (save_exported_model=True); load it with "
@@ -131,29 +134,26 @@ def load_model(model_uri: str, dst_path: str | None = None, custom_objects: dict
     return _load(model_dir, conf, custom_objects, **(load_model_kwargs or {}))
 
 
-class KerasModelWrapper:
+class KerasModelWrapper(RawModelWrapper):
     """pyfunc: ``model.predict`` on a DataFrame's values (a DataFrame back, same index) or on an array,
     list, tuple or dict (an array back)."""
 
     def __init__(self, model: Any, signature: Any = None, save_exported_model: bool = False) -> None:
-        self.model = model
+        super().__init__(model)
         self.signature = signature
-
-    def get_raw_model(self) -> Any:
-        return self.model
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         import numpy as np
         import pandas as pd
 
-        keras = _require()
+        keras = require("keras")
         if isinstance(data, pd.DataFrame):
-            return pd.DataFrame(self.model.predict(data.values, verbose=0), index=data.index)
+            return pd.DataFrame(self.get_raw_model().predict(data.values, verbose=0), index=data.index)
         if not isinstance(data, (np.ndarray, list, tuple, dict)):
             raise MlflowException(
                 f"`data` must be one of: ['ndarray', 'list', 'tuple', 'dict'], but received type: {type(data)}.",
                 error_code="INVALID_PARAMETER_VALUE")
-        return keras.ops.convert_to_numpy(self.model.predict(data, verbose=0))
+        return keras.ops.convert_to_numpy(self.get_raw_model().predict(data, verbose=0))
 
 
 def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> KerasModelWrapper:

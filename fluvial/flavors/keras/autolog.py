@@ -4,7 +4,9 @@ arguments of ``fit`` with their defaults (positional ones are not, as in MLflow;
 config as ``optimizer_<key>`` params, the epoch metrics (``loss``, ``val_loss``, ...) with the epoch as
 step (or every ``log_every_n_steps`` batches), ``validation_<metric>`` after each evaluation,
 ``model_summary.txt``, the training (and ``validation_data``) datasets, and the model under ``model``
-with a signature from the model's input and output shapes."""
+with a signature from the model's input and output shapes. ``log_input_examples=True`` logs the first
+5 rows of ``x`` (an array, DataFrame or dict of them) as the model's input example, as the option is
+documented; MLflow 2.22 accepts it but logs none."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from fluvial.autologging.config import autologging_integration
 
 INTEGRATION = "keras"
 TESTED_VERSIONS = ("3.0.0", "3.15")
+INPUT_EXAMPLE_ROWS = 5  # what log_input_examples=True logs: the first rows of the training input
 _UNLOGGED = ("self", "x", "y", "callbacks", "validation_data", "verbose")
 
 
@@ -156,8 +159,27 @@ def _patched_fit(session: Any, original: Any, self: Any, *args: Any, **kwargs: A
             kwargs["callbacks"] = callbacks
     history = original(self, *args, **kwargs)
     if session.option("log_models", True):
-        session.attempt("log the model", _log_model, session, self)
+        example = None
+        if session.option("log_input_examples", False):
+            example = session.attempt("take the input example", _input_example, kwargs.get("x", args[0] if args else None))
+        session.attempt("log the model", _log_model, session, self, example)
     return history
+
+
+def _input_example(x: Any) -> Any:
+    """The first rows of ``x`` (an array, DataFrame, or a list/dict of arrays), or None for data that
+    cannot be sliced (a generator or a dataset)."""
+    import numpy as np
+
+    def head(value: Any) -> Any:
+        if isinstance(value, np.ndarray) or type(value).__module__.startswith("pandas"):
+            return value[:INPUT_EXAMPLE_ROWS]
+        return None
+
+    if isinstance(x, dict):
+        parts = {k: head(v) for k, v in x.items()}
+        return None if any(v is None for v in parts.values()) else parts
+    return head(x)
 
 
 def _log_datasets(session: Any, args: tuple, kwargs: dict[str, Any]) -> None:
@@ -187,7 +209,7 @@ def model_signature(model: Any) -> Any:
     return ModelSignature(specs(model.input_shape, model.input_dtype), specs(model.output_shape, model.compute_dtype))
 
 
-def _log_model(session: Any, model: Any) -> None:
+def _log_model(session: Any, model: Any, input_example: Any = None) -> None:
     from fluvial.flavors.keras import log_model
 
     signature = None
@@ -195,4 +217,4 @@ def _log_model(session: Any, model: Any) -> None:
         signature = session.attempt("infer the model signature", model_signature, model)
     log_model(model, "model", signature=signature if signature is not None else False,
               registered_model_name=session.option("registered_model_name"),
-              save_model_kwargs=session.option("save_model_kwargs"))
+              save_model_kwargs=session.option("save_model_kwargs"), input_example=input_example)

@@ -9,8 +9,15 @@ import os
 import pickle
 from typing import Any
 
+from fluvial._internal.lazy import require
 from fluvial.exceptions import InvalidParameterValue, MlflowException
-from fluvial.models.flavor import load_flavor_dir, log_flavor_model, new_model_dir
+from fluvial.models.flavor import (
+    RawModelWrapper,
+    default_requirements,
+    load_flavor_dir,
+    log_flavor_model,
+    new_model_dir,
+)
 from fluvial.models.model import Model, ModelInfo, flavor_conf, model_file
 from fluvial.models.saving import add_to_model
 
@@ -19,20 +26,9 @@ LOADER_MODULE = "mlflow.lightgbm"  # MLflow's name, so MLflow loads what fluvial
 BOOSTER_CLASS = "lightgbm.basic.Booster"
 
 
-def _require() -> Any:
-    """``lightgbm``, or MissingDependency naming the extra that installs it."""
-    from fluvial._internal.lazy import require
-
-    return require("lightgbm", "lightgbm")
-
 
 def get_default_pip_requirements(include_cloudpickle: bool = False) -> list[str]:
-    from fluvial.models.requirements import pinned_requirement
-
-    reqs = [pinned_requirement("lightgbm")]
-    if include_cloudpickle:
-        reqs.append(pinned_requirement("cloudpickle"))
-    return reqs
+    return default_requirements("lightgbm", *(["cloudpickle"] if include_cloudpickle else []))
 
 
 def save_model(
@@ -48,7 +44,7 @@ def save_model(
     metadata: dict[str, Any] | None = None,
 ) -> None:
     """Save a ``Booster`` or a LightGBM scikit-learn model in MLflow's lightgbm format (with pyfunc)."""
-    lightgbm = _require()
+    lightgbm = require("lightgbm")
 
     is_booster = isinstance(lgb_model, lightgbm.Booster)
     if not (is_booster or isinstance(lgb_model, lightgbm.LGBMModel)):
@@ -106,7 +102,7 @@ def _load_model(path: str) -> Any:
     if not os.path.isfile(data):
         raise MlflowException(f"The model file {data} is missing")
     if conf.get("model_class", BOOSTER_CLASS) == BOOSTER_CLASS:
-        lightgbm = _require()
+        lightgbm = require("lightgbm")
 
         return lightgbm.Booster(model_file=data)
     from fluvial.pyfunc import pickling
@@ -121,18 +117,11 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
     return _load_model(model_dir)
 
 
-class _LGBModelWrapper:
+class _LGBModelWrapper(RawModelWrapper):
     """pyfunc: the model's own ``predict`` (probabilities for a multiclass Booster, labels for a
     classifier wrapper)."""
 
-    def __init__(self, lgb_model: Any) -> None:
-        self.lgb_model = lgb_model
-
-    def get_raw_model(self) -> Any:
-        return self.lgb_model
-
-    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        return self.lgb_model.predict(data)
+    raw_attribute = "lgb_model"
 
 
 def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _LGBModelWrapper:

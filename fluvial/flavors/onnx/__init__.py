@@ -12,8 +12,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from fluvial._internal.lazy import require
 from fluvial.exceptions import MlflowException
-from fluvial.models.flavor import load_flavor_dir, log_flavor_model, new_model_dir
+from fluvial.models.flavor import (
+    RawModelWrapper,
+    default_requirements,
+    load_flavor_dir,
+    log_flavor_model,
+    new_model_dir,
+)
 from fluvial.models.model import MLMODEL_FILE_NAME, Model, ModelInfo, model_file
 from fluvial.models.saving import add_to_model
 
@@ -23,16 +30,8 @@ DATA_FILE = "model.onnx"
 ONNX_EXECUTION_PROVIDERS = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
-def _require() -> Any:
-    from fluvial._internal.lazy import require
-
-    return require("onnx", "onnx")
-
-
 def get_default_pip_requirements() -> list[str]:
-    from fluvial.models.requirements import pinned_requirement
-
-    return [pinned_requirement("onnx"), pinned_requirement("onnxruntime")]
+    return default_requirements("onnx", "onnxruntime")
 
 
 def save_model(
@@ -51,7 +50,7 @@ def save_model(
     save_as_external_data: bool = True,
 ) -> None:
     """Save an ONNX ``ModelProto``."""
-    onnx = _require()
+    onnx = require("onnx")
 
     if not isinstance(onnx_model, onnx.ModelProto):
         raise MlflowException(f"save_model expects an onnx.ModelProto, got {type(onnx_model).__name__}")
@@ -104,7 +103,7 @@ def log_model(
 
 def load_model(model_uri: str, dst_path: str | None = None) -> Any:
     """The ``onnx.ModelProto`` (external tensors loaded)."""
-    onnx = _require()
+    onnx = require("onnx")
 
     model_dir, conf = load_flavor_dir(model_uri, FLAVOR_NAME, dst_path)
     return onnx.load(model_file(model_dir, conf.get("data", DATA_FILE)))
@@ -129,23 +128,20 @@ def _session_options(onnxruntime: Any, options: dict[str, Any] | None) -> Any:
     return sess_options
 
 
-class _OnnxModelWrapper:
-    def __init__(self, path: str, providers: list[str] | None = None) -> None:
-        from fluvial._internal.lazy import require
+class _OnnxModelWrapper(RawModelWrapper):
+    raw_attribute = "rt"
 
-        onnxruntime = require("onnxruntime", "onnx")
+    def __init__(self, path: str, providers: list[str] | None = None) -> None:
+        onnxruntime = require("onnxruntime")
         meta = Model.load(os.path.join(os.path.dirname(path), MLMODEL_FILE_NAME))
         conf = meta.flavors.get(FLAVOR_NAME) or {}
         wanted = conf.get("providers") or providers or ONNX_EXECUTION_PROVIDERS
         available = set(onnxruntime.get_available_providers())
         usable = [p for p in wanted if p in available] or ["CPUExecutionProvider"]
-        self.rt = onnxruntime.InferenceSession(path, sess_options=_session_options(onnxruntime, conf.get("onnx_session_options")),
-                                               providers=usable)
-        self.inputs = [(i.name, i.type) for i in self.rt.get_inputs()]
-        self.output_names = [o.name for o in self.rt.get_outputs()]
-
-    def get_raw_model(self) -> Any:
-        return self.rt
+        super().__init__(onnxruntime.InferenceSession(
+            path, sess_options=_session_options(onnxruntime, conf.get("onnx_session_options")), providers=usable))
+        self.inputs = [(i.name, i.type) for i in self.get_raw_model().get_inputs()]
+        self.output_names = [o.name for o in self.get_raw_model().get_outputs()]
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         import numpy as np
@@ -172,7 +168,7 @@ class _OnnxModelWrapper:
             feed = feeds.get(name)
             if kind == "tensor(float)" and feed is not None and getattr(feed, "dtype", None) == np.float64:
                 feeds[name] = feed.astype(np.float32)
-        predicted = self.rt.run(self.output_names, feeds)
+        predicted = self.get_raw_model().run(self.output_names, feeds)
         if isinstance(data, pd.DataFrame):
             return pd.DataFrame.from_dict(
                 {name: np.asarray(out).reshape(-1) for name, out in zip(self.output_names, predicted, strict=True)})

@@ -20,8 +20,15 @@ import os
 import shutil
 from typing import Any
 
+from fluvial._internal.lazy import require
 from fluvial.exceptions import InvalidParameterValue, MlflowException
-from fluvial.models.flavor import load_flavor_dir, log_flavor_model, new_model_dir
+from fluvial.models.flavor import (
+    RawModelWrapper,
+    default_requirements,
+    load_flavor_dir,
+    log_flavor_model,
+    new_model_dir,
+)
 from fluvial.models.model import Model, ModelInfo, model_file
 from fluvial.models.saving import add_to_model
 
@@ -38,17 +45,8 @@ EXTRA_FILES_KEY = "extra_files"
 DEVICE_ENV = "MLFLOW_DEFAULT_PREDICTION_DEVICE"
 
 
-def _require() -> Any:
-    """``torch``, or MissingDependency naming the extra that installs it."""
-    from fluvial._internal.lazy import require
-
-    return require("torch", "pytorch")
-
-
 def get_default_pip_requirements() -> list[str]:
-    from fluvial.models.requirements import pinned_requirement
-
-    return [pinned_requirement("torch"), pinned_requirement("cloudpickle")]
+    return default_requirements("torch", "cloudpickle")
 
 
 def _pickle_module_name(pickle_module: Any) -> str:
@@ -92,7 +90,7 @@ def save_model(
 ) -> None:
     """Save a ``torch.nn.Module`` (or a TorchScript module) in MLflow's pytorch format (with pyfunc).
     ``kwargs`` go to ``torch.save``; ``extra_files`` (local paths) are copied under ``extra_files/``."""
-    torch = _require()
+    torch = require("torch")
 
     if not isinstance(pytorch_model, torch.nn.Module):
         raise TypeError("Argument 'pytorch_model' should be a torch.nn.Module")
@@ -170,13 +168,13 @@ def log_model(
         conda_env=conda_env, code_paths=code_paths, pickle_module=pickle_module, signature=signature,
         input_example=input_example, requirements_file=requirements_file, extra_files=extra_files,
         pip_requirements=pip_requirements, extra_pip_requirements=extra_pip_requirements,
-        extra_kwargs_to=_require().save, **kwargs,
+        extra_kwargs_to=require("torch").save, **kwargs,
     )
 
 
 def _load_model(path: str, device: str | None = None, **kwargs: Any) -> Any:
     """The module saved in ``path`` (the ``data`` directory, or the ``model.pth`` file itself)."""
-    torch = _require()
+    torch = require("torch")
 
     if os.path.isdir(path):
         model_path = os.path.join(path, MODEL_FILE)
@@ -217,7 +215,7 @@ def _is_torchscript(path: str) -> bool:
 def load_model(model_uri: str, dst_path: str | None = None, **kwargs: Any) -> Any:
     """The ``torch.nn.Module`` of a model with the pytorch flavor (in eval mode); ``kwargs`` go to
     ``torch.load``."""
-    torch = _require()
+    torch = require("torch")
 
     model_dir, conf = load_flavor_dir(model_uri, FLAVOR_NAME, dst_path)
     if conf.get("pytorch_version") and str(conf["pytorch_version"]) != str(torch.__version__):
@@ -226,18 +224,17 @@ def load_model(model_uri: str, dst_path: str | None = None, **kwargs: Any) -> An
     return _load_model(model_file(model_dir, conf.get("model_data", MODEL_DATA)), **kwargs)
 
 
-class _PyTorchWrapper:
-    def __init__(self, pytorch_model: Any, device: str) -> None:
-        self.pytorch_model = pytorch_model
-        self.device = device
+class _PyTorchWrapper(RawModelWrapper):
+    raw_attribute = "pytorch_model"
 
-    def get_raw_model(self) -> Any:
-        return self.pytorch_model
+    def __init__(self, pytorch_model: Any, device: str) -> None:
+        super().__init__(pytorch_model)
+        self.device = device
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         import numpy as np
         import pandas as pd
-        torch = _require()
+        torch = require("torch")
 
         if params and "device" in params:
             raise ValueError("The device is chosen when the model is loaded, e.g. "
@@ -250,7 +247,7 @@ class _PyTorchWrapper:
             raise TypeError("The PyTorch flavor predicts on a pandas.DataFrame or a numpy.ndarray, "
                             f"not {type(data).__name__}")
         with torch.no_grad():
-            output = self.pytorch_model(torch.from_numpy(values).to(self.device))
+            output = self.get_raw_model()(torch.from_numpy(values).to(self.device))
             if not isinstance(output, torch.Tensor):
                 raise TypeError(f"Expected the model to return one tensor, got {type(output).__name__}")
             output = output.to("cpu").numpy()
@@ -265,7 +262,7 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None, weights_
     """The pyfunc loader (``loader_module: mlflow.pytorch``); ``path`` is the ``data`` directory.
     The device: ``model_config["device"]``, else ``MLFLOW_DEFAULT_PREDICTION_DEVICE``, else CUDA when
     available, else the CPU."""
-    torch = _require()
+    torch = require("torch")
 
     device = (model_config or {}).get("device") or os.environ.get(DEVICE_ENV) or (
         "cuda" if torch.cuda.is_available() else "cpu")
@@ -275,7 +272,7 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None, weights_
 # ---- state dicts ---------------------------------------------------------------------------------
 def save_state_dict(state_dict: dict[str, Any], path: str, **kwargs: Any) -> None:
     """Save a state dict as ``<path>/state_dict.pth`` (MLflow's layout); ``kwargs`` go to ``torch.save``."""
-    torch = _require()
+    torch = require("torch")
 
     if not isinstance(state_dict, dict):
         raise TypeError(f"Invalid object type for `state_dict`: {type(state_dict)}. Must be an instance of `dict`")
@@ -296,7 +293,7 @@ def log_state_dict(state_dict: dict[str, Any], artifact_path: str, **kwargs: Any
 
 def load_state_dict(state_dict_uri: str, dst_path: str | None = None, **kwargs: Any) -> Any:
     """The state dict saved under ``state_dict_uri``; ``kwargs`` go to ``torch.load``."""
-    torch = _require()
+    torch = require("torch")
 
     from fluvial.models.uri import download_model
 

@@ -17,8 +17,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from fluvial._internal.lazy import require
 from fluvial.exceptions import InvalidParameterValue
-from fluvial.models.flavor import load_flavor_dir, log_flavor_model, new_model_dir
+from fluvial.models.flavor import (
+    RawModelWrapper,
+    default_requirements,
+    load_flavor_dir,
+    log_flavor_model,
+    new_model_dir,
+)
 from fluvial.models.model import Model, ModelInfo
 from fluvial.models.saving import add_to_model
 
@@ -28,15 +35,11 @@ DATA_PATH = "model.sentence_transformer"
 
 
 def _require() -> Any:
-    from fluvial._internal.lazy import require
-
-    return require("sentence_transformers", "sentence-transformers")
+    return require("sentence_transformers")
 
 
 def get_default_pip_requirements() -> list[str]:
-    from fluvial.models.requirements import pinned_requirement
-
-    return [pinned_requirement(p) for p in ("sentence-transformers", "transformers", "torch")]
+    return default_requirements("sentence-transformers", "transformers", "torch")
 
 
 def _default_signature() -> Any:
@@ -137,13 +140,7 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
     return _load(os.path.join(model_dir, DATA_PATH))
 
 
-class _Wrapper:
-    def __init__(self, model: Any) -> None:
-        self.model = model
-
-    def get_raw_model(self) -> Any:
-        return self.model
-
+class _Wrapper(RawModelWrapper):
     def predict(self, sentences: Any, params: dict[str, Any] | None = None) -> Any:
         import pandas as pd
 
@@ -154,9 +151,9 @@ class _Wrapper:
             else:
                 sentences = sentences.tolist()
         if not params:
-            return self.model.encode(sentences)
+            return self.get_raw_model().encode(sentences)
         try:
-            return self.model.encode(sentences, **params)
+            return self.get_raw_model().encode(sentences, **params)
         except TypeError as exc:
             raise InvalidParameterValue(f"Received invalid parameter value for `params` argument: {exc}") from exc
 

@@ -8,7 +8,13 @@ import pickle
 from typing import Any
 
 from fluvial.exceptions import InvalidParameterValue, MlflowException
-from fluvial.models.flavor import load_flavor_dir, log_flavor_model, new_model_dir
+from fluvial.models.flavor import (
+    RawModelWrapper,
+    default_requirements,
+    load_flavor_dir,
+    log_flavor_model,
+    new_model_dir,
+)
 from fluvial.models.model import Model, ModelInfo, flavor_conf, model_file
 from fluvial.models.saving import add_to_model
 
@@ -24,12 +30,7 @@ PYFUNC_PREDICT_FNS = ("predict", "predict_proba", "predict_log_proba", "predict_
 
 
 def get_default_pip_requirements(include_cloudpickle: bool = False) -> list[str]:
-    from fluvial.models.requirements import pinned_requirement as pinned
-
-    reqs = [pinned("scikit-learn")]
-    if include_cloudpickle:
-        reqs.append(pinned("cloudpickle"))
-    return reqs
+    return default_requirements("scikit-learn", *(["cloudpickle"] if include_cloudpickle else []))
 
 
 def _dump(sk_model: Any, path: str, serialization_format: str, skops_trusted_types: list[str] | None) -> None:
@@ -162,18 +163,14 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
     )
 
 
-class _SklearnModelWrapper:
+class _SklearnModelWrapper(RawModelWrapper):
+    raw_attribute = "sklearn_model"
+
     def __init__(self, sk_model: Any) -> None:
-        self.sklearn_model = sk_model
+        super().__init__(sk_model)
         for name in PYFUNC_PREDICT_FNS[1:]:
             if hasattr(sk_model, name):
                 setattr(self, name, getattr(sk_model, name))
-
-    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        return self.sklearn_model.predict(data)
-
-    def get_raw_model(self) -> Any:
-        return self.sklearn_model
 
 
 def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _SklearnModelWrapper:

@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from fluvial._internal.lazy import require
 from fluvial.exceptions import MlflowException
-from fluvial.models.flavor import load_flavor_dir, log_flavor_model, new_model_dir
+from fluvial.models.flavor import (
+    RawModelWrapper,
+    default_requirements,
+    load_flavor_dir,
+    log_flavor_model,
+    new_model_dir,
+)
 from fluvial.models.model import Model, ModelInfo, model_file
 from fluvial.models.saving import add_to_model
 
@@ -17,16 +24,8 @@ LOADER_MODULE = "mlflow.statsmodels"  # MLflow's name, so MLflow loads what fluv
 DATA_FILE = "model.statsmodels"
 
 
-def _require() -> Any:
-    from fluvial._internal.lazy import require
-
-    return require("statsmodels", "statsmodels")
-
-
 def get_default_pip_requirements() -> list[str]:
-    from fluvial.models.requirements import pinned_requirement
-
-    return [pinned_requirement("statsmodels")]
+    return default_requirements("statsmodels")
 
 
 def save_model(
@@ -43,7 +42,7 @@ def save_model(
     metadata: dict[str, Any] | None = None,
 ) -> None:
     """Save fitted statsmodels results (``remove_data=True`` drops the training arrays first)."""
-    statsmodels = _require()
+    statsmodels = require("statsmodels")
 
     if not hasattr(statsmodels_model, "save") or not hasattr(statsmodels_model, "predict"):
         raise MlflowException(
@@ -87,7 +86,7 @@ def log_model(
 
 
 def _load_model(path: str) -> Any:
-    _require()
+    require("statsmodels")
     import statsmodels.iolib.api as smio
 
     return smio.load_pickle(path)
@@ -99,23 +98,19 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
     return _load_model(model_file(model_dir, conf.get("data", DATA_FILE)))
 
 
-class _StatsmodelsModelWrapper:
-    def __init__(self, statsmodels_model: Any) -> None:
-        self.statsmodels_model = statsmodels_model
-
-    def get_raw_model(self) -> Any:
-        return self.statsmodels_model
+class _StatsmodelsModelWrapper(RawModelWrapper):
+    raw_attribute = "statsmodels_model"
 
     def predict(self, dataframe: Any, params: dict[str, Any] | None = None) -> Any:
         from statsmodels.tsa.base.tsa_model import TimeSeriesModel
 
-        if isinstance(self.statsmodels_model.model, TimeSeriesModel):
+        if isinstance(self.get_raw_model().model, TimeSeriesModel):
             if dataframe.shape[0] != 1 or not ("start" in dataframe.columns and "end" in dataframe.columns):
                 raise MlflowException(
                     "prediction dataframes for a TimeSeriesModel must have exactly one row and include columns "
                     "called start and end")
-            return self.statsmodels_model.predict(start=dataframe["start"].iloc[0], end=dataframe["end"].iloc[0])
-        return self.statsmodels_model.predict(dataframe)
+            return self.get_raw_model().predict(start=dataframe["start"].iloc[0], end=dataframe["end"].iloc[0])
+        return self.get_raw_model().predict(dataframe)
 
 
 def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _StatsmodelsModelWrapper:

@@ -24,9 +24,10 @@ import logging
 import os
 from typing import Any
 
+from fluvial._internal.lazy import require
 from fluvial.exceptions import InvalidParameterValue, MlflowException
 from fluvial.flavors.transformers.wrapper import TransformersWrapper, default_signature
-from fluvial.models.flavor import load_flavor_dir, log_flavor_model, new_model_dir
+from fluvial.models.flavor import default_requirements, load_flavor_dir, log_flavor_model, new_model_dir
 from fluvial.models.model import Model, ModelInfo, flavor_conf
 from fluvial.models.saving import add_to_model
 
@@ -49,9 +50,7 @@ _logger = logging.getLogger(__name__)
 
 
 def _require() -> Any:
-    from fluvial._internal.lazy import require
-
-    return require("transformers", "transformers")
+    return require("transformers")
 
 
 def _major(version: str) -> int:
@@ -62,11 +61,8 @@ def get_default_pip_requirements(model: Any = None) -> list[str]:
     """``transformers`` and the engine of ``model`` (torch, with accelerate/torchvision when installed)."""
     import importlib.util
 
-    from fluvial.models.requirements import pinned_requirement
-
-    packages = ["transformers", "torch"]
-    packages += [p for p in ("torchvision", "accelerate") if importlib.util.find_spec(p)]
-    return [pinned_requirement(p) for p in packages]
+    optional = [p for p in ("torchvision", "accelerate") if importlib.util.find_spec(p)]
+    return default_requirements("transformers", "torch", *optional)
 
 
 def _type_name(obj: Any) -> str:

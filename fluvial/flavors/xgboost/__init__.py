@@ -14,8 +14,15 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from fluvial._internal.lazy import require
 from fluvial.exceptions import InvalidParameterValue, MlflowException
-from fluvial.models.flavor import load_flavor_dir, log_flavor_model, new_model_dir
+from fluvial.models.flavor import (
+    RawModelWrapper,
+    default_requirements,
+    load_flavor_dir,
+    log_flavor_model,
+    new_model_dir,
+)
 from fluvial.models.model import Model, ModelInfo, flavor_conf, model_file
 from fluvial.models.saving import add_to_model
 
@@ -24,17 +31,8 @@ LOADER_MODULE = "mlflow.xgboost"  # MLflow's name, so MLflow loads what fluvial 
 DEFAULT_MODEL_CLASS = "xgboost.core.Booster"
 
 
-def _require() -> Any:
-    """``xgboost``, or MissingDependency naming the extra that installs it."""
-    from fluvial._internal.lazy import require
-
-    return require("xgboost", "xgboost")
-
-
 def get_default_pip_requirements() -> list[str]:
-    from fluvial.models.requirements import pinned_requirement
-
-    return [pinned_requirement("xgboost")]
+    return default_requirements("xgboost")
 
 
 def class_path(obj: Any) -> str:
@@ -65,7 +63,7 @@ def save_model(
     metadata: dict[str, Any] | None = None,
 ) -> None:
     """Save a ``Booster`` or an XGBoost scikit-learn model in MLflow's xgboost format (with pyfunc)."""
-    xgboost = _require()
+    xgboost = require("xgboost")
 
     if not isinstance(xgb_model, (xgboost.Booster, xgboost.XGBModel)):
         raise InvalidParameterValue(
@@ -111,7 +109,7 @@ def log_model(
 
 
 def _model_class(name: str) -> type:
-    xgboost = _require()
+    xgboost = require("xgboost")
 
     module_name, _, class_name = name.rpartition(".")
     try:
@@ -140,19 +138,15 @@ def load_model(model_uri: str, dst_path: str | None = None) -> Any:
     return _load_model(model_dir)
 
 
-class _XGBModelWrapper:
+class _XGBModelWrapper(RawModelWrapper):
     """pyfunc: ``predict`` on a DataFrame or array (a DMatrix is built for a Booster)."""
 
-    def __init__(self, xgb_model: Any) -> None:
-        self.xgb_model = xgb_model
-
-    def get_raw_model(self) -> Any:
-        return self.xgb_model
+    raw_attribute = "xgb_model"
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        xgboost = _require()
+        xgboost = require("xgboost")
 
-        model = self.xgb_model
+        model = self.get_raw_model()
         if isinstance(model, xgboost.Booster):
             fn = model.predict
             extra = _accepted(fn, params)
