@@ -46,6 +46,7 @@ _SUBMODULES = {"artifacts", "config", "data", "entities", "exceptions", "flavors
 _SUBMODULES |= {"autologging", "lightgbm", "pytorch", "xgboost"}
 _SUBMODULES |= {"metrics", "recipes"}
 _SUBMODULES |= {"catboost", "keras", "onnx", "statsmodels"}
+_SUBMODULES |= {"sentence_transformers", "shap", "transformers"}
 _SUBMODULES |= {"prophet", "spark"}
 
 __all__ = sorted([*_NAMES, *_SUBMODULES])

@@ -85,4 +85,14 @@ for version in 2.22.5 3.17.2; do
         "$dir/bin/pip" install -q flask-wtf >>".venvs/mlflow-$version.log" 2>&1 || status=1
     fi
 done
+# transformers/sentence-transformers cross-format tests (issue 16): MLflow 2.22.5 cannot save pipelines of
+# transformers 5, so its venv gets the newest releases it supports (added on their own, no rebuild).
+dir=.venvs/mlflow-2.22.5
+if [[ -x $dir/bin/python ]] && ! "$dir/bin/python" -c '
+import transformers, sentence_transformers, shap
+assert transformers.__version__.startswith("4.")' 2>/dev/null; then
+    echo "mlflow-venvs: adding transformers<4.52, sentence-transformers<4.1 and shap to $dir ..."
+    "$dir/bin/pip" install -q "transformers>=4.35.2,<4.52" "sentence-transformers<4.1" shap \
+        >>.venvs/mlflow-2.22.5.log 2>&1 || status=1
+fi
 exit "$status"
