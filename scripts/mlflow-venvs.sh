@@ -71,6 +71,12 @@ ensure 3.17.2 mlflow==3.17.2 & b=$!
 status=0
 wait "$a" || status=1
 wait "$b" || status=1
+# shap: evaluate's explainability compat test (tests/evaluation/test_evaluate_vs_mlflow.py) compares the SHAP
+# artifacts MLflow 2.22.5 logs when shap is installed. Added on its own so the venv is not rebuilt.
+dir=.venvs/mlflow-2.22.5
+if [[ -x $dir/bin/python ]] && ! "$dir/bin/python" -c 'import shap' 2>/dev/null; then
+    "$dir/bin/pip" install -q "shap>=0.42" >>.venvs/mlflow-2.22.5.log 2>&1 || status=1
+fi
 # The basic-auth app (mlflow[auth]) needs Flask-WTF: the auth compat tests start MLflow's auth server and
 # use its auth client. Added on its own so existing venvs are not rebuilt.
 for version in 2.22.5 3.17.2; do

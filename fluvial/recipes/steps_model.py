@@ -47,10 +47,17 @@ def custom_metrics(ctx: StepContext) -> list[Any]:
             for e in ctx.config.get("custom_metrics") or []]
 
 
-def evaluate_model(ctx: StepContext, model_uri: str, df: Any, prefix: str, out_dir: str) -> dict[str, Any]:
+# the explainability each evaluation gets, as in MLflow 2.22.5: SHAP (kernel, 10 rows) on the evaluate
+# step's validation data only, when shap is installed
+EXPLAIN_OFF: dict[str, Any] = {"log_model_explainability": False}
+EXPLAIN_VALIDATION = {"explainability_algorithm": "kernel", "explainability_nsamples": 10}
+
+
+def evaluate_model(ctx: StepContext, model_uri: str, df: Any, prefix: str, out_dir: str,
+                   explain: dict[str, Any] | None = None) -> dict[str, Any]:
     import fluvial
 
-    config: dict[str, Any] = {"metric_prefix": prefix}
+    config: dict[str, Any] = {**(EXPLAIN_OFF if explain is None else explain), "metric_prefix": prefix}
     if ctx.is_classification:
         config["pos_label"] = ctx.config["positive_class"]
     result = fluvial.evaluate(model_uri, df, targets=ctx.target, model_type=task(ctx).replace(
@@ -81,8 +88,9 @@ def evaluate(ctx: StepContext) -> dict[str, Any]:
     out = ctx.outputs("evaluate")
     with fluvial.start_run(run_id=run_id, tags={"mlflow.pipeline.step.name": "evaluate"}):
         metrics = {name: evaluate_model(ctx, model_uri, pd.read_parquet(ctx.output("split", f"{name}.parquet")), prefix,
-                                   os.path.join(out, f"eval_{name}"))
-                   for name, prefix in (("validation", "val_"), ("test", "test_"))}
+                                        os.path.join(out, f"eval_{name}"), explain)
+                   for name, prefix, explain in (("validation", "val_", EXPLAIN_VALIDATION),
+                                                 ("test", "test_", EXPLAIN_OFF))}
     results = []
     for c in criteria:
         value = metrics["test"].get(c["metric"])
