@@ -45,6 +45,9 @@ ARTIFACTS = {"ingested_data": ("ingest", "dataset.parquet"), "training_data": ("
              "registered_model_version": ("register", "registered_model_version.json"),
              "ingested_scoring_data": ("ingest_scoring", "scoring-dataset.parquet"),
              "scored_data": ("predict", "scored.parquet")}
+# upstream outputs a step reads, where not all of them: register reads only the validation status of the
+# evaluate step, whose other outputs (e.g. SHAP plots) may differ from run to run without changing it
+READS = {"register": {"evaluate": ["model_validation_status"]}}
 STATE_FILE = "execution_state.json"
 KEY_FILE = "cache_key"
 
@@ -114,7 +117,8 @@ class Recipe:
             except Exception:
                 return None
         for up in upstream:
-            _hash_path(h, self.ctx.outputs(up))
+            for rel in READS.get(step, {}).get(up, [""]):
+                _hash_path(h, os.path.join(self.ctx.outputs(up), rel) if rel else self.ctx.outputs(up))
         h.update(sys.version.encode())
         _hash_path(h, sys.modules[RUNNERS[step].__module__].__file__ or "")  # fluvial's own step code
         return h.hexdigest()
