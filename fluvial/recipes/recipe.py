@@ -120,7 +120,9 @@ class Recipe:
             for rel in READS.get(step, {}).get(up, [""]):
                 _hash_path(h, os.path.join(self.ctx.outputs(up), rel) if rel else self.ctx.outputs(up))
         h.update(sys.version.encode())
-        _hash_path(h, sys.modules[RUNNERS[step].__module__].__file__ or "")  # fluvial's own step code
+        for module in sorted(os.listdir(os.path.dirname(__file__))):  # fluvial's own recipe code
+            if module.endswith(".py"):
+                _hash_path(h, os.path.join(os.path.dirname(__file__), module))
         return h.hexdigest()
 
     def _state(self, step: str) -> dict[str, Any]:
