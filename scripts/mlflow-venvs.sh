@@ -85,7 +85,8 @@ for version in 2.22.5 3.17.2; do
         "$dir/bin/pip" install -q flask-wtf >>".venvs/mlflow-$version.log" 2>&1 || status=1
     fi
 done
-# transformers/sentence-transformers cross-format tests (issue 16): MLflow 2.22.5 cannot save pipelines of
+# transformers/sentence-transformers cross-format tests and the SHAP compat tests (flavor and evaluate's
+# explainability): MLflow 2.22.5 cannot save pipelines of
 # transformers 5, so its venv gets the newest releases it supports (added on their own, no rebuild).
 dir=.venvs/mlflow-2.22.5
 if [[ -x $dir/bin/python ]] && ! "$dir/bin/python" -c '

@@ -15,7 +15,7 @@ import traceback
 from typing import Any
 
 from fluvial.exceptions import MlflowException
-from fluvial.recipes import cards, steps_data, steps_model
+from fluvial.recipes import cards, steps_data, steps_model, steps_train
 from fluvial.recipes.config import RecipeConfigError, find_root, read_config
 from fluvial.recipes.context import StepContext
 
@@ -24,7 +24,7 @@ _logger = logging.getLogger(__name__)
 TRAINING = ["ingest", "split", "transform", "train", "evaluate", "register"]
 SCORING = ["ingest_scoring", "predict"]
 RUNNERS = {"ingest": steps_data.ingest, "split": steps_data.split, "transform": steps_data.transform,
-           "train": steps_model.train, "evaluate": steps_model.evaluate, "register": steps_model.register,
+           "train": steps_train.train, "evaluate": steps_model.evaluate, "register": steps_model.register,
            "ingest_scoring": steps_data.ingest_scoring, "predict": steps_data.predict}
 # user code files (under steps/) each step imports
 CODE = {"ingest": ["ingest.py"], "split": ["split.py"], "transform": ["transform.py"],
@@ -40,9 +40,14 @@ ARTIFACTS = {"ingested_data": ("ingest", "dataset.parquet"), "training_data": ("
              "transformed_training_data": ("transform", "transformed_training_data.parquet"),
              "transformed_validation_data": ("transform", "transformed_validation_data.parquet"),
              "transformer": ("transform", "transformer.pkl"), "model": ("train", "model"), "run": ("train", "run_id"),
+             "best_parameters": ("train", "best_parameters.yaml"),
+             "predicted_training_data": ("train", "predicted_training_data.parquet"),
              "registered_model_version": ("register", "registered_model_version.json"),
              "ingested_scoring_data": ("ingest_scoring", "scoring-dataset.parquet"),
              "scored_data": ("predict", "scored.parquet")}
+# upstream outputs a step reads, where not all of them: register reads only the validation status of the
+# evaluate step, whose other outputs (e.g. SHAP plots) may differ from run to run without changing it
+READS = {"register": {"evaluate": ["model_validation_status"]}}
 STATE_FILE = "execution_state.json"
 KEY_FILE = "cache_key"
 
@@ -112,9 +117,12 @@ class Recipe:
             except Exception:
                 return None
         for up in upstream:
-            _hash_path(h, self.ctx.outputs(up))
+            for rel in READS.get(step, {}).get(up, [""]):
+                _hash_path(h, os.path.join(self.ctx.outputs(up), rel) if rel else self.ctx.outputs(up))
         h.update(sys.version.encode())
-        _hash_path(h, sys.modules[RUNNERS[step].__module__].__file__ or "")  # fluvial's own step code
+        for module in sorted(os.listdir(os.path.dirname(__file__))):  # fluvial's own recipe code
+            if module.endswith(".py"):
+                _hash_path(h, os.path.join(os.path.dirname(__file__), module))
         return h.hexdigest()
 
     def _state(self, step: str) -> dict[str, Any]:
@@ -261,6 +269,9 @@ class Recipe:
             import pandas as pd
 
             return pd.read_parquet(path)
+        if name == "best_parameters":
+            with open(path) as f:
+                return f.read()
         if name == "transformer":
             import cloudpickle
 

@@ -67,7 +67,7 @@ def test_binary_classifier_from_uri_logs_metrics_plots_and_dataset(tracking, cla
 def test_new_run_when_none_is_active_and_it_is_ended(tracking):
     df = frame()
     result = fluvial.evaluate(lambda X: 2 * X["a"] - X["b"], df[["a", "b", "y"]], targets="y",
-                              model_type="regressor")
+                              model_type="regressor", evaluator_config={"log_model_explainability": False})
     assert set(result.metrics) == REGRESSOR_KEYS
     assert fluvial.active_run() is None
     assert tracking.get_run(result.run_id).info.status == "FINISHED"
@@ -93,9 +93,11 @@ def test_multiclass_average_and_per_class_table(tracking):
     model = LogisticRegression().fit(df[["a", "b", "c"]], df.k)
     with fluvial.start_run():
         uri = fluvial.sklearn.log_model(model, "m").model_uri
-    weighted = fluvial.evaluate(uri, df[["a", "b", "c", "k"]], targets="k", model_type="classifier")
+    off = {"log_model_explainability": False}  # SHAP: test_evaluate_shap.py
+    weighted = fluvial.evaluate(uri, df[["a", "b", "c", "k"]], targets="k", model_type="classifier",
+                                evaluator_config=off)
     macro = fluvial.evaluate(uri, df[["a", "b", "c", "k"]], targets="k", model_type="classifier",
-                             evaluator_config={"average": "macro"})
+                             evaluator_config={"average": "macro", **off})
     assert "true_negatives" not in weighted.metrics and "roc_auc" in weighted.metrics
     assert weighted.metrics["f1_score"] != macro.metrics["f1_score"]
     table = weighted.artifacts["per_class_metrics"].content
@@ -208,8 +210,8 @@ def test_metric_threshold_errors(kwargs, error, message):
     ({"model_type": "regressor", "targets": "y", "evaluators": "shap2"}, InvalidParameterValue, "Unknown evaluator"),
     ({"model_type": "regressor", "targets": "y", "env_manager": "conda"}, NotImplementedFeature, "env_manager"),
     ({"model_type": "regressor", "targets": "y", "model": 3}, InvalidParameterValue, "model argument must be"),
-    ({"model_type": "regressor", "targets": "y", "evaluator_config": {"log_model_explainability": True}},
-     MlflowException, "SHAP"),
+    ({"model_type": "regressor", "targets": "y", "evaluator_config": {"explainability_algorithm": "tree"}},
+     InvalidParameterValue, "Specified explainer algorithm tree is unsupported"),
     ({"model_type": "regressor", "targets": "y", "inference_params": {"a": 1}}, InvalidParameterValue,
      "inference_params"),
     ({"model_type": "regressor", "targets": "y", "extra_metrics": [lambda x: 1]}, MlflowException, "wrong type"),

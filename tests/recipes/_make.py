@@ -101,8 +101,9 @@ def write_data(path: Path, kind: str, rows: int = 200, seed: int = 1) -> None:
     df = pd.DataFrame(rng.normal(size=(rows, 3)), columns=["a", "b", "c"])
     if kind == "regression":
         df["y"] = 3 * df.a - df.b + rng.normal(size=rows) * 0.3
-    else:
-        df["label"] = (df.a - 0.5 * df.b + rng.normal(size=rows) * 0.5 > 0).astype("int64")
+    else:  # "imbalanced": about 12% positives, which the train step rebalances over 5,000 training rows
+        cut = 1.2 if kind == "imbalanced" else 0
+        df["label"] = (df.a - 0.5 * df.b + rng.normal(size=rows) * 0.5 > cut).astype("int64")
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_parquet(path)
 

@@ -88,11 +88,24 @@ STEP_ERRORS = [
      "steps/transform.py has no function named 'nope'"),
     ("recipe.yaml", "    estimator_method: estimator_fn\n", "", "train", "Missing 'estimator_method'"),
     ("recipe.yaml", "estimator_method: estimator_fn", "estimator_method: estimator_fn\n    tuning: {enabled: true, "
-     "max_trials: 2, parameters: {}}", "train", "needs hyperopt"),
-    ("recipe.yaml", "estimator_method: estimator_fn", "estimator_method: estimator_fn\n    predict_prefix: p_",
-     "train", "\\['predict_prefix'\\] are not supported"),
+     "max_trials: 2, parameters: {}}", "train", "Hyperopt not installed and is required if tuning is enabled"),
+    ("recipe.yaml", "estimator_method: estimator_fn", "estimator_method: estimator_fn\n    tuning: {max_trials: 2}",
+     "train", "must include an 'enabled' key whose value is either true or false"),
+    ("recipe.yaml", "estimator_method: estimator_fn", "estimator_method: estimator_fn\n    tuning: {enabled: true, "
+     "parameters: {}}", "train", "The 'max_trials' configuration in the train step must be provided"),
+    ("recipe.yaml", "estimator_method: estimator_fn", "estimator_method: estimator_fn\n    tuning: {enabled: true, "
+     "max_trials: 2, parameters: {fit_intercept: {low: 0}}}", "train",
+     "Parameter fit_intercept must contain either a list of 'values' or a 'distribution'"),
+    ("recipe.yaml", "estimator_method: estimator_fn", "estimator_method: estimator_fn\n    tuning: {enabled: true, "
+     "max_trials: 2, sample_fraction: 1.5, parameters: {}}", "train", "'sample_fraction' configuration in the train "
+     "step must be between 0 and 1"),
+    ("recipe.yaml", "estimator_method: estimator_fn", "estimator_method: estimator_fn\n    calibrate_proba: linear",
+     "train", "calibrate_proba must be 'sigmoid' or 'isotonic'"),
+    ("recipe.yaml", "    using: custom\n    estimator_method", "    using: automl/nope\n    estimator_method", "train",
+     "Invalid train step configuration value automl/nope for key 'using'. Supported values are: "
+     "\\['custom', 'automl/flaml'\\]"),
     ("recipe.yaml", "    using: custom\n    estimator_method", "    using: automl/flaml\n    estimator_method", "train",
-     "automl/flaml` is not supported"),
+     "train `using: automl/flaml` needs FLAML: pip install flaml"),
     ("recipe.yaml", "primary_metric: \"root_mean_squared_error\"", "primary_metric: \"mine\"", "train",
      "The primary metric 'mine' is a custom metric"),
     ("recipe.yaml", "metric: root_mean_squared_error", "metric: nope", "evaluate",
@@ -107,8 +120,9 @@ STEP_ERRORS = [
 @pytest.mark.parametrize(("rel", "old", "new", "step", "message"), STEP_ERRORS, ids=[e[4][:30] for e in STEP_ERRORS])
 def test_step_configuration_errors(root, rel, old, new, step, message, monkeypatch):
     pytest.importorskip("sklearn")
-    if "hyperopt" in message:  # hyperopt is a test dependency: hide it the way a user without it sees it
-        monkeypatch.setitem(sys.modules, "hyperopt", None)
+    for module in ("hyperopt", "flaml"):  # test dependencies: hidden the way a user without them sees it
+        if module in message.lower():
+            monkeypatch.setitem(sys.modules, module, None)
     _edit(root, rel, old, new)
     with pytest.raises(MlflowException, match=message) as info:
         Recipe(profile="local", recipe_root=str(root)).run(step)

@@ -8,6 +8,7 @@ import shutil
 import pandas as pd
 import pytest
 
+import fluvial
 from fluvial.recipes import Recipe
 from tests.recipes._make import write_recipe
 
@@ -107,7 +108,13 @@ def test_tuning_with_hyperopt(root):
     assert 0.0 <= alpha <= 5.0 and alpha != 1.0  # tuned, not Ridge's default
     with open(r.ctx.output("train", "best_parameters.yaml")) as f:
         text = f.read()
-    assert text.startswith("# tuned and configured parameters") and "alpha" in text
+    # one configured parameter: MLflow 2.22.5 keeps only the tuned ones (it re-tries estimator_params when 2+)
+    assert text.startswith("# tuned hyperparameters \nalpha: ") and "# hardcoded parameters" not in text
+    trials = fluvial.search_runs(filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    assert len(trials) == 3  # stopped early: one child run per trial, each with its alpha and validation metrics
+    assert trials["params.alpha"].astype(float).between(0, 5).all()
+    assert trials["metrics.root_mean_squared_error"].notna().all()
+    assert fluvial.MlflowClient().list_artifacts(trials["run_id"][0], "train/estimator")
     _edit(root, "recipe.yaml", "algorithm: hyperopt.tpe.suggest", "algorithm: os.system")
     with pytest.raises(Exception, match="must name a hyperopt algorithm"):
         Recipe(profile="local", recipe_root=str(root)).run("train")

@@ -60,17 +60,9 @@ def _resolve_config(evaluators: Any, evaluator_config: dict[str, Any] | None, mo
 
 
 def _check_explainability(config: dict[str, Any]) -> None:
-    if config.get("log_model_explainability"):
-        import importlib.util
+    from fluvial.models.evaluation import explain
 
-        if importlib.util.find_spec("shap") is None:
-            raise MlflowException(
-                "evaluator_config['log_model_explainability'] is True but SHAP is not installed: run "
-                "`pip install shap`, or leave log_model_explainability unset."
-            )
-        raise NotImplementedFeature(
-            "fluvial's evaluator does not compute SHAP explanations; leave log_model_explainability unset."
-        )
+    explain.requested(config)  # a bad explainability option or an explicit request without shap fails early
 
 
 def _load_model(model: Any, model_config: dict[str, Any] | None, env_manager: str) -> Any:

@@ -15,8 +15,8 @@ import tempfile
 from typing import Any
 
 from fluvial.exceptions import InvalidParameterValue, MlflowException
+from fluvial.models.evaluation import explain, plots
 from fluvial.models.evaluation import metrics as builtin
-from fluvial.models.evaluation import plots
 from fluvial.models.evaluation.base import (
     CsvEvaluationArtifact,
     EvaluationArtifact,
@@ -410,4 +410,6 @@ class DefaultEvaluator:
             self._eval_table(tmp, y, y_pred)
             if self.model_type == "classifier" and self.log:  # plots only for results that are logged
                 self._classifier_artifacts(tmp, y, y_pred)
+            if self.model_type in ("classifier", "regressor") and self.log and explain.requested(self.config):
+                explain.explain(self, tmp, y, y_pred)
         return EvaluationResult(metrics=metrics, artifacts=self.artifacts, run_id=self.run_id)
