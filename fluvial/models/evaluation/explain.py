@@ -3,8 +3,8 @@ evaluator does it: on unless ``evaluator_config["log_model_explainability"]`` is
 silently without shap and matplotlib (an error when explicitly asked for), on up to
 ``explainability_nsamples`` (2000) rows sampled with ``shap.sample(random_state=0)``. Logs
 ``<prefix>shap_beeswarm_plot.png``, ``<prefix>shap_summary_plot.png`` and
-``<prefix>shap_feature_importance_plot.png`` to the run, and the explainer under ``explainer`` when
-``fluvial.shap`` (the shap flavor) is present."""
+``<prefix>shap_feature_importance_plot.png`` to the run, and the explainer under ``explainer`` through
+``fluvial.shap`` (a warning, as in MLflow, when the explainer cannot be saved)."""
 
 from __future__ import annotations
 
@@ -171,13 +171,10 @@ def _explain(evaluator: Any, tmp: str, y: Any, y_pred: Any) -> None:
 
 
 def _log_explainer(explainer: Any) -> None:
-    if importlib.util.find_spec("fluvial.shap") is None:
-        _logger.warning("The SHAP explainer is not logged: this fluvial has no shap flavor (fluvial.shap).")
-        return
     try:
         from fluvial import shap as fluvial_shap
 
-        fluvial_shap.log_explainer(explainer, artifact_path="explainer")  # type: ignore[attr-defined]
+        fluvial_shap.log_explainer(explainer, artifact_path="explainer")
     except Exception as exc:  # as MLflow: an explainer that cannot be saved does not fail evaluate
         _logger.warning(f"Logging explainer failed. Reason: {exc!r}. Set logging level to DEBUG to see the full "
                         "traceback.")
