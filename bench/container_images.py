@@ -7,8 +7,8 @@ Run under the engines' setup scripts (as root):
 For each engine that is set up (Docker; podman's own CLI; the docker CLI on podman's Docker-compatible
 socket, which shares podman's storage) it builds the sklearn iris model's image with
 ``fluvial models build-docker --base-image fluvial-test-base:bookworm --wheelhouse .cache/docker-wheelhouse``
-(the wheelhouse tests/scoring/test_docker_images.py fills; the engine's build cache is warm after the
-first build of the same layers), reads the image's size from the engine, then RUNS times: ``run -d``
+(the wheelhouse tests/scoring/test_docker_images.py fills; build times depend on whether the engine's
+layer cache is hit), reads the image's size from the engine, then RUNS times: ``run -d``
 (host network, a free 127.0.0.1 port) to the first answered ``/invocations`` (cold start), and ``stop``
 to the container's end (its exit code: 0 is SIGTERM honoured, 137 a kill). Prints a markdown table and
 writes it into docs/benchmarks.md between the container-images markers (not with ``--no-docs``).
@@ -81,7 +81,7 @@ def _write_docs(table: list[str]) -> None:
         "--wheelhouse ...` on each engine the setup scripts start: a private dockerd 20.10 (overlay2), rootful "
         "podman 4.3 (overlay, runc) through its own CLI, and the docker CLI on podman's Docker-compatible socket. "
         f"Cold start: `run -d` to the first answered `/invocations`; stop: `stop -t 20` to the end; {RUNS} runs "
-        "each (min-max). Build: with the engine's build cache warm for the install layer.",
+        "each (min-max). Build times depend on whether the engine's layer cache is hit.",
         "",
         *table,
         "",
@@ -123,7 +123,7 @@ def main() -> int:
             rows.append(f"| {name} | {size / 1e6:.0f} MB | {built:.0f} s | {starts[0]:.1f}-{starts[-1]:.1f} s "
                         f"| {stops[0]:.1f}-{stops[-1]:.1f} s, exit {codes} |")
             print(f"{name}: done", file=sys.stderr)
-    table = ["| engine | image size | build (warm cache) | cold start (run to first prediction) | stop |",
+    table = ["| engine | image size | build | cold start (run to first prediction) | stop |",
              "|---|---|---|---|---|", *rows]
     print("\n".join(table))
     if "--no-docs" not in sys.argv[1:]:

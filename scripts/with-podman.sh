@@ -117,7 +117,9 @@ if ! podman image exists "$base" 2>/dev/null; then
         { tail -n 5 "$run/import.log" >&2; die "podman import of $tarball failed (log above)"; }
     say "imported $base"
 fi
-podman image prune -f >/dev/null 2>&1 || true  # untagged leftovers of earlier runs
+# leftovers of earlier runs in this private storage: containers, untagged images
+podman rm -af >/dev/null 2>&1 || true
+podman image prune -f >/dev/null 2>&1 || true
 # the one check that matters: podman runs a container here
 out=$(timeout 120 podman run --rm "$base" python3 -c 'print("ok")' 2>&1) ||
     die "podman cannot run a container here: $(tail -n 1 <<<"$out")"

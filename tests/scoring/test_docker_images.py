@@ -14,6 +14,7 @@ next run's builds reuse their layers (the setup scripts prune the untagged ones)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -57,12 +58,17 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
     reqs = [ln.strip() for ln in (path / "requirements.txt").read_text().splitlines()
             if ln.strip() and not ln.startswith(("mlflow", "fluvial"))]
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--find-links", str(WHEELHOUSE), "-w",
-                           str(WHEELHOUSE), f"{REPO}[server,data]", *reqs], capture_output=True, text=True,
-                          timeout=900, stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    for built in WHEELHOUSE.glob("fluvial-*.whl"):  # the image gets the wheel of the fluvial under test
-        built.unlink()
+    # filled once per set of requirements: rewriting the wheels would defeat the engines' build caches
+    key = hashlib.sha256("\n".join([*sorted(reqs), (REPO / "pyproject.toml").read_text()]).encode()).hexdigest()
+    stamp = WHEELHOUSE / ".filled-for"
+    if not stamp.exists() or stamp.read_text() != key:
+        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--find-links", str(WHEELHOUSE), "-w",
+                               str(WHEELHOUSE), f"{REPO}[server,data]", *reqs], capture_output=True, text=True,
+                              timeout=900, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        for built in WHEELHOUSE.glob("fluvial-*.whl"):  # the image gets the wheel of the fluvial under test
+            built.unlink()
+        stamp.write_text(key)
     return path, sample
 
 
