@@ -46,7 +46,7 @@ class Engine:
 
 def _unavailable(script: str, reason_var: str) -> str:
     why = os.environ.get(reason_var)
-    return f"runs under scripts/{script}" + (f": {why}" if why else " (not set up here)")
+    return f"run under scripts/{script}" + (f": {why}" if why else " (not set up here)")
 
 
 def find_engine(name: str) -> Engine | str:
