@@ -9,9 +9,9 @@
 #   install fails).
 # - Rootful podman, configured through CONTAINERS_CONF / CONTAINERS_STORAGE_CONF (files written to a
 #   temp dir), so any `podman` command CMD runs uses them: storage (overlay) under $FLUVIAL_PODMAN_DIR
-#   (default .cache/podman in the project, an ignored dir; images stay there between runs), run state
-#   in the temp dir; runtime runc; cgroupfs; events to a file; containers in the host's network
+#   (default .cache/podman in the project, an ignored dir; images stay there between runs); runtime runc; cgroupfs; events to a file; containers in the host's network
 #   namespace by default (no bridge/NAT set up; fluvial's tests talk to containers on 127.0.0.1).
+#   Run state: /tmp/fluvial-podman-state.<hash of the storage dir> (podman keeps the path it first used).
 #   default_ulimits are set to limits the process already has: this machine does not permit raising
 #   rlimits, and podman's defaults (nofile 1048576, nproc 4194304) make runc fail with "error setting
 #   rlimit ... operation not permitted". podman itself lowers its nproc limit to 32768 when it cannot
@@ -61,6 +61,9 @@ exec 9>"$dir/lock"
 flock -w 1800 9 || die "another with-podman.sh holds $dir/lock (waited 30 min)"
 run=$(mktemp -d /tmp/fluvial-podman.XXXXXX)
 sock=$run/podman.sock
+# podman records its run root and temp dir in its database at the first use of a storage and keeps
+# using those: one fixed path per storage dir (short; emptied at the end)
+state=/tmp/fluvial-podman-state.$(printf %s "$dir" | sha1sum | cut -c1-10)
 
 cleanup() {
     local status=$?
@@ -70,7 +73,10 @@ cleanup() {
         for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done  # bounded: 30 s
         kill -9 "$pid" 2>/dev/null || true
     fi
-    rm -rf --one-file-system "$run" 2>/dev/null || true
+    # conmon processes of this storage outlive their containers' exec sessions (podman 4.3): stop them by pid
+    local p
+    for p in $(pgrep -f -- "conmon .*-b $dir/storage/" 2>/dev/null || true); do kill "$p" 2>/dev/null || true; done
+    rm -rf --one-file-system "$run" "$state" 2>/dev/null || true
     exit "$status"
 }
 trap cleanup EXIT
@@ -94,7 +100,7 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "$run/events.log"
-tmp_dir = "$run/tmp"
+tmp_dir = "$state/tmp"
 static_dir = "$dir/libpod"
 volume_path = "$dir/volumes"
 CONF
@@ -102,7 +108,7 @@ cat >"$run/storage.conf" <<CONF
 [storage]
 driver = "overlay"
 graphroot = "$dir/storage"
-runroot = "$run/storage"
+runroot = "$state/storage"
 CONF
 export CONTAINERS_CONF=$run/containers.conf CONTAINERS_STORAGE_CONF=$run/storage.conf
 
