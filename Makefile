@@ -47,10 +47,11 @@ lint: venv
 	$(BIN)/mypy
 
 # with-postgres.sh and with-mariadb.sh export FLUVIAL_TEST_POSTGRES_URL and FLUVIAL_TEST_MYSQL_URL;
-# with-docker.sh (as root) starts a private Docker engine and exports DOCKER_HOST for the docker tests.
+# with-docker.sh (as root) starts a private Docker engine and exports DOCKER_HOST for the docker tests;
+# with-podman.sh (as root) sets podman up on private paths with its Docker-compatible socket (podman tests).
 # Each returns the status of the command it wraps (pytest's).
 test: venv mlflow-venvs lint
-	bash scripts/with-docker.sh bash scripts/with-postgres.sh bash scripts/with-mariadb.sh $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	bash scripts/with-docker.sh bash scripts/with-podman.sh bash scripts/with-postgres.sh bash scripts/with-mariadb.sh $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: venv mlflow-venvs
 	$(BIN)/python -m bench

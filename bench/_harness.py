@@ -380,8 +380,10 @@ A partial run replaces only its own rows in the table above. This file is writte
 {_DATA_MARK}{json.dumps({"rows": [asdict(r) for r in merged], "notes": all_notes})} -->
 """
     old_text = path.read_text() if path.exists() else ""
-    begin, end = "<!-- scale-begin -->", "<!-- scale-end -->"  # bench/scale.py's section is kept as is
-    if begin in old_text and end in old_text:
-        text += "\n" + old_text[old_text.index(begin):old_text.index(end) + len(end)] + "\n"
+    # the sections bench/scale.py and bench/container_images.py write are kept as they are
+    for begin, end in (("<!-- scale-begin -->", "<!-- scale-end -->"),
+                       ("<!-- container-images-begin -->", "<!-- container-images-end -->")):
+        if begin in old_text and end in old_text:
+            text += "\n" + old_text[old_text.index(begin):old_text.index(end) + len(end)] + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

@@ -11,9 +11,9 @@
 #   Its iptables/NAT rules are off (--iptables=false): containers that need the network (pip) use
 #   `--network host`; fluvial's tests publish nothing, they talk to the container on 127.0.0.1.
 # - No container registry is reachable here, so the base image `fluvial-test-base:bookworm` is made
-#   locally: mmdebstrap of a minimal Debian bookworm with python3, a venv at /opt/python (on PATH, pip
-#   inside), and the HOST's CA certificates (so pip inside trusts the same TLS roots the host does).
-#   The tarball is cached as .cache/docker-base/bookworm-python.tar and imported once per data root.
+#   locally by scripts/make-test-base.sh (mmdebstrap of a minimal Debian bookworm with python3, a venv
+#   at /opt/python on PATH, the HOST's CA certificates), cached as .cache/docker-base/bookworm-python.tar
+#   (shared with scripts/with-podman.sh) and imported once per data root.
 # Without root (or with FLUVIAL_SKIP_DOCKER=1) CMD runs without DOCKER_HOST: the docker tests then skip.
 # When the engine cannot be set up (apt, dockerd, mmdebstrap failing), CMD still runs, without an
 # engine, with FLUVIAL_DOCKER_UNAVAILABLE saying why: the docker tests skip with that reason, so the
@@ -89,25 +89,14 @@ say "Docker engine $(docker version --format '{{.Server.Version}}') at $DOCKER_H
 base=fluvial-test-base:bookworm
 tarball=$root/.cache/docker-base/bookworm-python.tar
 if ! docker image inspect "$base" >/dev/null 2>&1; then
-    if [[ ! -s $tarball ]]; then
-        say "making the base image tarball with mmdebstrap (a few minutes, once): $tarball"
-        mkdir -p "$(dirname "$tarball")"
-        cafile=/etc/ssl/certs/ca-certificates.crt
-        [[ -s $cafile ]] || die "no host CA bundle at $cafile"
-        mmdebstrap --format=tar --variant=minbase --include=python3,python3-venv,ca-certificates \
-            --customize-hook='chroot "$1" python3 -m venv /opt/python' \
-            --customize-hook="cp $cafile \"\$1/etc/ssl/certs/ca-certificates.crt\"" \
-            --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
-            bookworm "$tarball.tmp" http://deb.debian.org/debian >"$run/mmdebstrap.log" 2>&1 ||
-            { tail -n 30 "$run/mmdebstrap.log" >&2; rm -f "$tarball.tmp"; die "mmdebstrap failed (log above)"; }
-        mv "$tarball.tmp" "$tarball"
-    fi
+    bash "$here/make-test-base.sh" "$tarball" || die "could not make the base image tarball $tarball (log above)"
     docker import \
         --change 'ENV PATH=/opt/python/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
         --change 'CMD ["python3"]' "$tarball" "$base" >/dev/null || die "docker import of $tarball failed"
     say "imported $base"
 fi
+docker image prune -f >/dev/null 2>&1 || true  # untagged leftovers of earlier runs (tagged images are the cache)
 export FLUVIAL_TEST_BASE_IMAGE=$base
 
 set +e

@@ -94,11 +94,14 @@ def _sigterm_cancels() -> Iterator[None]:
 @click.option("--run-name", metavar="RUN_NAME", help="Name of the new run.")
 @click.option("--build-image", is_flag=True, default=False,
               help="docker_env projects: build a new image with the project copied in.")
+@click.option("--engine", type=click.Choice(["docker", "podman"]), default=None,
+              help="docker_env projects: the container engine [env FLUVIAL_CONTAINER_ENGINE]; default: docker if "
+                   "it answers, else podman.")
 @click.pass_context
 def run(ctx: click.Context, uri: str, entry_point: str, version: str | None, param_list: tuple[str, ...],
         docker_args: tuple[str, ...], experiment_name: str | None, experiment_id: str | None, backend: str,
         backend_config: str | None, env_manager: str | None, storage_dir: str | None, run_id: str | None,
-        run_name: str | None, build_image: bool) -> None:
+        run_name: str | None, build_image: bool, engine: str | None) -> None:
     """Run the MLflow project at URI (a directory, a git repository URI with an optional #subdirectory,
     or a .zip archive) as a tracked run, and wait for it.
 
@@ -107,6 +110,8 @@ def run(ctx: click.Context, uri: str, entry_point: str, version: str | None, par
     """
     from click.core import ParameterSource
 
+    from fluvial.projects.backends import CONTAINER_ENGINE
+    from fluvial.projects.runner import load_backend_config
     from fluvial.projects.runner import run as run_project
 
     if experiment_name and experiment_id:
@@ -121,8 +126,11 @@ def run(ctx: click.Context, uri: str, entry_point: str, version: str | None, par
             raise click.UsageError("Specify only one of 'experiment-name' or 'experiment-id' options.")
     parameters = _pairs(param_list, "-P", allow_bare=False)
     docker = _pairs(docker_args, "-A", allow_bare=True)
+    config: dict[str, Any] | str | None = backend_config
+    if engine is not None:
+        config = {**load_backend_config(backend_config), CONTAINER_ENGINE: engine}
     with _progress_on_stderr(), _sigterm_cancels():
         run_project(uri, entry_point=entry_point, version=version, parameters=parameters, docker_args=docker,
                     experiment_name=experiment_name, experiment_id=experiment_id, backend=backend,
-                    backend_config=backend_config, storage_dir=storage_dir, synchronous=True, run_id=run_id,
+                    backend_config=config, storage_dir=storage_dir, synchronous=True, run_id=run_id,
                     run_name=run_name, env_manager=env_manager, build_image=build_image)

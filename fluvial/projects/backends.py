@@ -43,6 +43,7 @@ DOCKER_ARGS = "DOCKER_ARGS"
 STORAGE_DIR = "STORAGE_DIR"
 BUILD_IMAGE = "build_image"
 DOCKER_AUTH = "docker_auth"
+CONTAINER_ENGINE = "container_engine"  # fluvial's: docker or podman for docker_env (default: the first that answers)
 RUN_ID = "_mlflow_local_backend_run_id"
 RUN_NAME = "_fluvial_run_name"
 
@@ -184,7 +185,7 @@ class LocalBackend:
             if not project.name:
                 raise ExecutionException("Project name in MLProject must be specified when using docker for image "
                                          "tagging.")
-            docker = docker_cli.check_engine()
+            docker = docker_cli.check_engine(config.get(CONTAINER_ENGINE))
         client = MlflowClient(tracking_uri)
         tags = {ENV_TAG: env_tag(project, manager), BACKEND_TAG: "local"}
         run_id = config.get(RUN_ID)

@@ -1,6 +1,8 @@
-"""``docker_env`` projects, through the ``docker`` command line (no Docker SDK).
+"""``docker_env`` projects, through the container engine's command line (no Docker SDK): ``docker``, or
+``podman`` (:mod:`fluvial.environments.container_engine` picks it: ``backend_config["container_engine"]``,
+``fluvial run --engine``, $FLUVIAL_CONTAINER_ENGINE, else the first that answers).
 
-Before a run is created the engine is checked (``docker info``), so a machine without one fails at
+Before a run is created the engine is checked (``version``), so a machine without one fails at
 once with one clear message. The image is the project's ``docker_env.image`` as it is (pulled when
 missing), with the project directory mounted at ``/mlflow/projects/code`` as the working directory;
 with ``build_image`` a new image ``<project name>:<commit[:7]>`` is built ``FROM`` it with the project
@@ -23,38 +25,31 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from fluvial.exceptions import ExecutionException
+from fluvial.environments.container_engine import engine_name, probe_engine, wanted_engine
+from fluvial.exceptions import ExecutionException, MlflowException
 
 WORKDIR = "/mlflow/projects/code/"
 TRACKING_DIR = "/mlflow/tmp/mlruns"
-INFO_TIMEOUT = 30.0
 PULL_TIMEOUT = 3600.0
 
 
-def docker_executable() -> str:
-    found = shutil.which("docker")
-    if found is None:
-        raise ExecutionException("This project has a docker_env, which needs the docker command; it is not installed "
-                                 "(https://docs.docker.com/engine/install/). Or run a project without docker_env.")
-    return found
-
-
-def check_engine() -> str:
-    """The docker command, after checking that ``docker info`` reaches an engine."""
-    docker = docker_executable()
+def check_engine(engine: str | None = None) -> str:
+    """The container engine's command (docker, or podman), once it answers ``version``
+    (:mod:`fluvial.environments.container_engine`: ``engine``, else $FLUVIAL_CONTAINER_ENGINE, else the
+    first that answers)."""
     try:
-        proc = subprocess.run([docker, "info"], capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                              timeout=INFO_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise ExecutionException(f"`docker info` did not answer within {INFO_TIMEOUT:.0f} s: is the Docker engine "
-                                 "running?") from None
-    if proc.returncode != 0:
-        lines = [ln.strip() for ln in (proc.stderr + "\n" + proc.stdout).splitlines() if ln.strip()]
-        errors = [ln for ln in lines if "error" in ln.lower() or "cannot connect" in ln.lower()]
-        detail = (errors or lines or [f"exit status {proc.returncode}"])[-1]
-        raise ExecutionException(f"This project has a docker_env, but no Docker engine is reachable: `docker info` "
-                                 f"failed ({detail}). Start the Docker engine (or point DOCKER_HOST at one).")
-    return docker
+        wanted = wanted_engine(engine)
+    except MlflowException as exc:
+        raise ExecutionException(exc.message) from None
+    probe = probe_engine(wanted)
+    if probe.path is not None:
+        return probe.path
+    if not probe.installed:
+        needs = f"the {wanted} command" if wanted else "the docker command (or podman)"
+        raise ExecutionException(f"This project has a docker_env, which needs {needs}; it is not installed "
+                                 "(https://docs.docker.com/engine/install/). Or run a project without docker_env.")
+    raise ExecutionException("This project has a docker_env, but no container engine is reachable: "
+                             + "; ".join(probe.failures) + ". Start the Docker engine (or point DOCKER_HOST at one).")
 
 
 def _docker(docker: str, args: list[str], what: str, *, timeout: float = PULL_TIMEOUT,
@@ -75,7 +70,7 @@ def login(docker: str, auth: Mapping[str, Any]) -> None:
     args = ["login", "--username", str(auth.get("username", "")), "--password-stdin"]
     if auth.get("registry"):
         args.append(str(auth["registry"]))
-    _docker(docker, args, "docker login", timeout=120, input=str(auth.get("password", "")))
+    _docker(docker, args, f"{engine_name(docker)} login", timeout=120, input=str(auth.get("password", "")))
 
 
 def image_id(docker: str, image: str) -> str | None:
@@ -90,10 +85,10 @@ def base_image(docker: str, image: str) -> str:
     """The id of ``image``, pulled when it is not on this machine."""
     found = image_id(docker, image)
     if found is None:
-        _docker(docker, ["pull", image], f"docker pull {image}")
+        _docker(docker, ["pull", image], f"{engine_name(docker)} pull {image}")
         found = image_id(docker, image)
     if found is None:
-        raise ExecutionException(f"The image {image} is not available after docker pull.")
+        raise ExecutionException(f"The image {image} is not available after {engine_name(docker)} pull.")
     return found
 
 
@@ -105,12 +100,12 @@ def build_image(docker: str, project_dir: str, base: str, tag: str) -> str:
                         ignore=shutil.ignore_patterns(".git"))
         with open(os.path.join(context, "Dockerfile"), "w", encoding="utf-8") as fh:
             fh.write(f"FROM {base}\nCOPY project/ {WORKDIR}\nWORKDIR {WORKDIR}\n")
-        _docker(docker, ["build", "--quiet", "-t", tag, context], f"docker build -t {tag}")
+        _docker(docker, ["build", "--quiet", "-t", tag, context], f"{engine_name(docker)} build -t {tag}")
     finally:
         shutil.rmtree(context, ignore_errors=True)
     found = image_id(docker, tag)
     if found is None:
-        raise ExecutionException(f"The image {tag} is not there after docker build.")
+        raise ExecutionException(f"The image {tag} is not there after {engine_name(docker)} build.")
     return found
 
 
@@ -189,5 +184,5 @@ def run_command(docker: str, image: str, command: str, spec: DockerRun, run_env:
     return argv, {**host_env, **passed}
 
 
-__all__ = ["DockerRun", "base_image", "build_image", "check_engine", "docker_arg_flags", "docker_executable",
+__all__ = ["DockerRun", "base_image", "build_image", "check_engine", "docker_arg_flags",
            "image_id", "image_tag", "login", "run_command", "tracking_mount"]

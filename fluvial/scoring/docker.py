@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +38,6 @@ SERVE_COMMAND = ["fluvial", "models", "serve", "-m", MODEL_DIR, "--env-manager",
 MIN_PYTHON = (3, 10)
 USER = "1000:1000"  # the server's (numeric: the base image needs no useradd)
 EXTRA_SITE = f"{WORKDIR}/site"  # image without a model: the mounted model's requirements (on PYTHONPATH)
-ENGINES = ("docker", "podman")
-ENGINE_ENV = "FLUVIAL_CONTAINER_ENGINE"
 
 
 class DockerUnavailable(MlflowException):
@@ -209,37 +206,17 @@ def generate_context(output_dir: str | os.PathLike[str], model_dir: str | None =
 # ---- docker ------------------------------------------------------------------------------------------
 
 
-def _engine_version(path: str, engine: str) -> subprocess.CompletedProcess[str]:
-    # `version --format` works for both; podman's local engine has no .Server part
-    template = "{{.Server.Version}}" if engine == "docker" else "{{.Client.Version}}"
-    return subprocess.run([path, "version", "--format", template], capture_output=True, text=True, timeout=60,
-                          stdin=subprocess.DEVNULL)
-
-
 def check_engine(engine: str | None = None) -> str:
     """The container engine's command (docker or podman) once it answers ``version``; DockerUnavailable
-    otherwise. ``engine`` (or $FLUVIAL_CONTAINER_ENGINE): docker or podman; default: the first that answers."""
-    wanted = (engine or os.environ.get(ENGINE_ENV) or "").strip().lower()
-    if wanted and wanted not in ENGINES:
-        raise MlflowException(f"Unknown container engine {wanted!r}: use docker or podman.",
-                              error_code="INVALID_PARAMETER_VALUE")
-    failures = []
-    for name in [wanted] if wanted else list(ENGINES):
-        path = shutil.which(name)
-        if path is None:
-            failures.append(f"{name} is not installed")
-            continue
-        try:
-            proc = _engine_version(path, name)
-        except subprocess.TimeoutExpired:
-            failures.append(f"`{name} version` did not answer within 60 s")
-            continue
-        if proc.returncode == 0 and proc.stdout.strip() and proc.stdout.strip() != "<no value>":
-            return path
-        reason = next((ln.strip() for ln in proc.stderr.splitlines() if ln.strip()), f"exit status {proc.returncode}")
-        failures.append(f"`{name} version` failed ({reason})")
+    otherwise. ``engine`` (or $FLUVIAL_CONTAINER_ENGINE): docker or podman; default: the first that answers
+    (:mod:`fluvial.environments.container_engine`)."""
+    from fluvial.environments.container_engine import probe_engine
+
+    probe = probe_engine(engine)
+    if probe.path is not None:
+        return probe.path
     raise DockerUnavailable(
-        "No container engine is reachable: " + "; ".join(failures) + ". Start the Docker daemon or point "
+        "No container engine is reachable: " + "; ".join(probe.failures) + ". Start the Docker daemon or point "
         "DOCKER_HOST at one (or install podman), or write the build context with `fluvial models "
         "generate-dockerfile -d DIR` and build it where Docker runs."
     )

@@ -3,7 +3,6 @@ repositories written by the tests, and a fake ``docker`` command."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -129,17 +128,20 @@ def runs_of(experiment_name: str | None = None) -> list:
 
 
 FAKE_DOCKER = """#!{python}
-# A stand-in for the docker CLI: `info` answers as configured, everything else is recorded.
+# A stand-in for the docker CLI: `version` answers as configured, everything else is recorded.
 import json, os, sys
 log = os.environ["FAKE_DOCKER_LOG"]
+name = os.path.basename(sys.argv[0])  # docker, or podman (a copy of this script)
 with open(log, "a") as fh:
-    fh.write(json.dumps({{"argv": sys.argv[1:], "env": {{k: os.environ.get(k) for k in
+    fh.write(json.dumps({{"engine": name, "argv": sys.argv[1:], "env": {{k: os.environ.get(k) for k in
               ("MLFLOW_RUN_ID", "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "PROJECT_TOKEN", "GREETING")}}}}) + "\\n")
 cmd = sys.argv[1:2]
-if cmd == ["info"] and os.environ.get("FAKE_DOCKER_ENGINE") != "up":
-    print("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
-          file=sys.stderr)
-    sys.exit(1)
+if cmd == ["version"]:
+    if os.environ.get("FAKE_" + name.upper() + "_ENGINE") != "up":
+        print("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
+              file=sys.stderr)
+        sys.exit(1)
+    print("24.0.7")
 if sys.argv[1:3] == ["image", "inspect"]:
     print("sha256:" + "ab" * 32)
 sys.exit(int(os.environ.get("FAKE_DOCKER_RUN_EXIT", "0")) if cmd == ["run"] else 0)
@@ -149,7 +151,8 @@ sys.exit(int(os.environ.get("FAKE_DOCKER_RUN_EXIT", "0")) if cmd == ["run"] else
 @pytest.fixture
 def fake_docker(tmp_path, monkeypatch) -> Path:
     """A ``docker`` first on PATH that records its calls (one JSON line each) in the returned file;
-    ``docker info`` fails unless FAKE_DOCKER_ENGINE=up."""
+    ``docker version`` fails unless FAKE_DOCKER_ENGINE=up. PATH has nothing else (the stand-in runs
+    with this Python), so a real podman is not found after a failing docker."""
     bin_dir = tmp_path / "fake-bin"
     bin_dir.mkdir()
     script = bin_dir / "docker"
@@ -157,5 +160,6 @@ def fake_docker(tmp_path, monkeypatch) -> Path:
     script.chmod(0o755)
     log = tmp_path / "docker-calls.jsonl"
     monkeypatch.setenv("FAKE_DOCKER_LOG", str(log))
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.delenv("FLUVIAL_CONTAINER_ENGINE", raising=False)
     return log

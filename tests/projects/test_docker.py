@@ -39,8 +39,10 @@ def calls(log) -> list[dict]:
 @pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI")
 def test_without_an_engine_the_real_cli_fails_clearly(tracking, tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")  # the real CLI, no engine there
+    monkeypatch.setenv("FLUVIAL_CONTAINER_ENGINE", "docker")
     project = write_project(tmp_path / "p", DOCKER_PROJECT)
-    with pytest.raises(ExecutionException, match=r"no Docker engine is reachable: `docker info` failed"):
+    with pytest.raises(ExecutionException, match=r"no container engine is reachable: `docker version` failed "
+                                                 r"\(.*no-engine\.sock"):
         mlflow.projects.run(str(project))
     assert runs_of() == []
 
@@ -48,17 +50,51 @@ def test_without_an_engine_the_real_cli_fails_clearly(tracking, tmp_path, monkey
 def test_without_an_engine(tracking, tmp_path, fake_docker):
     project = write_project(tmp_path / "p", DOCKER_PROJECT)
     line = error("run", str(project), "-P", "alpha=1", "--experiment-name", "docker")
-    assert line == ("Error: This project has a docker_env, but no Docker engine is reachable: `docker info` failed "
-                    "(Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon "
-                    "running?). Start the Docker engine (or point DOCKER_HOST at one).")
-    assert [c["argv"] for c in calls(fake_docker)] == [["info"]]
+    assert line == ("Error: This project has a docker_env, but no container engine is reachable: `docker version` "
+                    "failed (Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon "
+                    "running?); podman is not installed. Start the Docker engine (or point DOCKER_HOST at one).")
+    assert [c["argv"] for c in calls(fake_docker)] == [["version", "--format", "{{.Server.Version}}"]]
     assert runs_of() == [] and mlflow.get_experiment_by_name("docker") is None
+
+
+def test_the_engine_is_chosen_by_option_or_environment(tracking, tmp_path, fake_docker, monkeypatch):
+    project = write_project(tmp_path / "p", DOCKER_PROJECT)
+    line = error("run", str(project), "--engine", "podman")
+    assert line == ("Error: This project has a docker_env, which needs the podman command; it is not installed "
+                    "(https://docs.docker.com/engine/install/). Or run a project without docker_env.")
+    monkeypatch.setenv("FLUVIAL_CONTAINER_ENGINE", "podman")
+    with pytest.raises(ExecutionException, match="needs the podman command; it is not installed"):
+        mlflow.projects.run(str(project))
+    monkeypatch.setenv("FLUVIAL_CONTAINER_ENGINE", "rkt")
+    with pytest.raises(ExecutionException, match=r"Unknown container engine 'rkt' \(\$FLUVIAL_CONTAINER_ENGINE\)"):
+        mlflow.projects.run(str(project))
+    with pytest.raises(ExecutionException, match=r"Unknown container engine 'lxc': use docker or podman"):
+        mlflow.projects.run(str(project), backend_config={"container_engine": "lxc"})
+    assert calls(fake_docker) == [] and runs_of() == []
+
+
+def test_podman_when_docker_does_not_answer(tracking, tmp_path, fake_docker, monkeypatch):
+    bin_dir = tmp_path / "fake-bin"
+    shutil.copy2(bin_dir / "docker", bin_dir / "podman")
+    monkeypatch.setenv("FAKE_PODMAN_ENGINE", "up")
+    monkeypatch.setenv("PROJECT_TOKEN", "t")
+    project = write_project(tmp_path / "p", DOCKER_PROJECT)
+    submitted = mlflow.projects.run(str(project))
+    assert mlflow.get_run(submitted.run_id).info.status == "FINISHED"
+    assert [(c["engine"], c["argv"][:2]) for c in calls(fake_docker)] == [
+        ("docker", ["version", "--format"]), ("podman", ["version", "--format"]), ("podman", ["image", "inspect"]),
+        ("podman", ["run", "--rm"])]
+    # asked for by name, docker is not tried
+    (tmp_path / "docker-calls.jsonl").unlink()
+    mlflow.projects.run(str(project), backend_config={"container_engine": "podman"})
+    assert [c["engine"] for c in calls(fake_docker)] == ["podman"] * 3
 
 
 def test_without_the_docker_command(tracking, tmp_path, monkeypatch):
     project = write_project(tmp_path / "p", DOCKER_PROJECT)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(ExecutionException, match="needs the docker command; it is not installed"):
+    monkeypatch.delenv("FLUVIAL_CONTAINER_ENGINE", raising=False)
+    with pytest.raises(ExecutionException, match=r"needs the docker command \(or podman\); it is not installed"):
         mlflow.projects.run(str(project))
     assert runs_of() == []
 
@@ -82,7 +118,7 @@ def test_the_docker_calls_with_an_engine(tracking, tmp_path, fake_docker, monkey
     assert tags["mlflow.project.env"] == "docker" and tags["mlflow.docker.image.uri"] == "python:3.11-slim"
     assert tags["mlflow.docker.image.id"] == "sha256:" + "ab" * 32
     recorded = calls(fake_docker)
-    assert [c["argv"][:2] for c in recorded] == [["info"], ["image", "inspect"], ["run", "--rm"]]
+    assert [c["argv"][:2] for c in recorded] == [["version", "--format"], ["image", "inspect"], ["run", "--rm"]]
     docker_run = recorded[-1]
     argv = docker_run["argv"]
     assert argv[:7] == ["run", "--rm", "--gpus", "all", "-t", "--network", "host"]
