@@ -1,0 +1,318 @@
+"""Per-block min/max summaries of long metric histories, so ``get_metric_history_reduced`` on a metric
+with 10,000,000 points reads a few thousand summary rows instead of every point.
+
+For one (run, key, axis) the axis (``step`` or ``timestamp``) is cut into level-0 blocks of ``base``
+consecutive x values (block ``j`` holds ``j * base <= x < (j + 1) * base``); level ``L`` blocks join
+``FAN`` blocks of level ``L - 1``. Each block row keeps its point count, its first and last x, its
+lowest and highest point (NaN aside; ties go to the first point in x order, as in
+``fluvial.search.downsample``) or, for a block of only NaN, its first point in both slots. The reader
+(``metric_blocks_read.py``) covers each bucket with the largest whole blocks inside it and reads raw
+points only for the pieces at the bucket edges that no block fits in.
+
+Summaries are built lazily, on the first reduced read of a long series, and kept right without any
+work on the logging path: on SQLite every inserted row gets a rowid above the summary's watermark (the
+largest rowid when it was last refreshed), so the reader finds new points with one rowid range scan and
+refreshes only the blocks they fall in; deletes and updates of ``metrics`` (rare: ``gc``) bump a
+generation counter by trigger, which makes every summary rebuild. On PostgreSQL statement-level
+triggers record, for series that have a summary, the x range that an INSERT, UPDATE or DELETE touched,
+and the reader refreshes those blocks. So MLflow's own writes keep the answers right. Every table and
+trigger is ``fluvial_``-prefixed; MLflow 2.22.5 never looks at them. MySQL reduces from the raw points.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from fluvial.store.tracking.sql import schema as s
+
+FAN = 4
+POINTS_PER_BLOCK = 16
+SUMMARY_FROM = 20_000  # a series with fewer points is reduced from its raw points (fast enough)
+REBUILD_GROWTH = 4  # a series that grew this many times since its build is rebuilt (new block size)
+AXES = {"step": 0, "timestamp": 1}
+SETS, BLOCKS, DIRTY, GENERATION = (
+    "fluvial_metric_block_sets", "fluvial_metric_blocks", "fluvial_metric_blocks_dirty",
+    "fluvial_metric_blocks_generation")
+DIALECTS = ("sqlite", "postgresql")
+# a block row: level, block, n, x_first, x_last, then the low and the high point as (x, other, nan, value)
+BLOCK_COLUMNS = ("level", "block", "n", "x_first", "x_last", "lo_x", "lo_other", "lo_nan", "lo_value",
+                 "hi_x", "hi_other", "hi_nan", "hi_value")
+
+_TABLES = [
+    f"CREATE TABLE IF NOT EXISTS {SETS} (run_uuid VARCHAR(32) NOT NULL, key VARCHAR(250) NOT NULL, "
+    "axis SMALLINT NOT NULL, base BIGINT NOT NULL, levels INTEGER NOT NULL, built_n BIGINT NOT NULL, "
+    "mark BIGINT NOT NULL, generation BIGINT NOT NULL, PRIMARY KEY (run_uuid, key, axis))",
+    f"CREATE TABLE IF NOT EXISTS {BLOCKS} (run_uuid VARCHAR(32) NOT NULL, key VARCHAR(250) NOT NULL, "
+    "axis SMALLINT NOT NULL, level SMALLINT NOT NULL, block BIGINT NOT NULL, n BIGINT NOT NULL, "
+    "x_first BIGINT NOT NULL, x_last BIGINT NOT NULL, lo_x BIGINT NOT NULL, lo_other BIGINT NOT NULL, "
+    "lo_nan SMALLINT NOT NULL, lo_value DOUBLE PRECISION NOT NULL, hi_x BIGINT NOT NULL, "
+    "hi_other BIGINT NOT NULL, hi_nan SMALLINT NOT NULL, hi_value DOUBLE PRECISION NOT NULL, "
+    "PRIMARY KEY (run_uuid, key, axis, level, block))",
+]
+_SQLITE_DDL = [
+    f"CREATE TABLE IF NOT EXISTS {GENERATION} (id INTEGER PRIMARY KEY, g BIGINT NOT NULL)",
+    f"INSERT OR IGNORE INTO {GENERATION} (id, g) VALUES (1, 0)",
+    f"CREATE TRIGGER IF NOT EXISTS fluvial_metric_blocks_delete AFTER DELETE ON metrics "
+    f"BEGIN UPDATE {GENERATION} SET g = g + 1 WHERE id = 1; END",
+    f"CREATE TRIGGER IF NOT EXISTS fluvial_metric_blocks_update AFTER UPDATE ON metrics "
+    f"BEGIN UPDATE {GENERATION} SET g = g + 1 WHERE id = 1; END",
+]
+
+
+def _pg_dirty(rows: str) -> str:
+    x = "CASE WHEN s.axis = 0 THEN r.step ELSE r.timestamp END"
+    return (f"INSERT INTO {DIRTY} (run_uuid, key, axis, x_lo, x_hi) SELECT s.run_uuid, s.key, s.axis, "
+            f"min({x}), max({x}) FROM {rows} r JOIN {SETS} s ON s.run_uuid = r.run_uuid AND s.key = r.key "
+            "GROUP BY s.run_uuid, s.key, s.axis")
+
+
+_PG_DDL = [
+    f"CREATE TABLE IF NOT EXISTS {DIRTY} (run_uuid VARCHAR(32) NOT NULL, key VARCHAR(250) NOT NULL, "
+    "axis SMALLINT NOT NULL, x_lo BIGINT NOT NULL, x_hi BIGINT NOT NULL)",
+    f"CREATE INDEX IF NOT EXISTS fluvial_metric_blocks_dirty_series ON {DIRTY} (run_uuid, key, axis)",
+    f"""CREATE OR REPLACE FUNCTION fluvial_metric_blocks_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' OR TG_OP = 'UPDATE' THEN {_pg_dirty("fluvial_new_rows")}; END IF;
+  IF TG_OP = 'DELETE' OR TG_OP = 'UPDATE' THEN {_pg_dirty("fluvial_old_rows")}; END IF;
+  RETURN NULL;
+END $$""",
+    "DROP TRIGGER IF EXISTS fluvial_metric_blocks_insert ON metrics",
+    "DROP TRIGGER IF EXISTS fluvial_metric_blocks_delete ON metrics",
+    "DROP TRIGGER IF EXISTS fluvial_metric_blocks_update ON metrics",
+    "CREATE TRIGGER fluvial_metric_blocks_insert AFTER INSERT ON metrics REFERENCING NEW TABLE AS "
+    "fluvial_new_rows FOR EACH STATEMENT EXECUTE FUNCTION fluvial_metric_blocks_dirty()",
+    "CREATE TRIGGER fluvial_metric_blocks_delete AFTER DELETE ON metrics REFERENCING OLD TABLE AS "
+    "fluvial_old_rows FOR EACH STATEMENT EXECUTE FUNCTION fluvial_metric_blocks_dirty()",
+    "CREATE TRIGGER fluvial_metric_blocks_update AFTER UPDATE ON metrics REFERENCING OLD TABLE AS "
+    "fluvial_old_rows NEW TABLE AS fluvial_new_rows FOR EACH STATEMENT EXECUTE FUNCTION fluvial_metric_blocks_dirty()",
+]
+
+
+def floor_div(x: Any, width: int) -> Any:
+    """``floor(x / width)`` for a SQL integer expression (SQL's integer division truncates toward 0)."""
+    return sa.case((x >= 0, x // width), else_=(x + 1) // width - 1)
+
+
+# ---- merging block rows (also used by the reader for buckets) --------------------------------------
+
+def merge(items: Iterable[Sequence[Any]]) -> list[Any] | None:
+    """One summary (n, x_first, x_last, lo point, hi point) of several block-shaped tuples
+    ``(n, x_first, x_last, lo_x, lo_other, lo_nan, lo_value, hi_x, hi_other, hi_nan, hi_value)``."""
+    n = 0
+    first = last = None
+    lo: Any = None
+    hi: Any = None
+    nan_first: Any = None
+    for it in items:
+        n += it[0]
+        first = it[1] if first is None or it[1] < first else first
+        last = it[2] if last is None or it[2] > last else last
+        if it[5]:  # the block holds only NaN: its first point stands in both slots
+            cand = (it[3], it[4])
+            if nan_first is None or cand < nan_first[0]:
+                nan_first = (cand, it[3:7])
+            continue
+        low = (it[6], it[3], it[4])
+        if lo is None or low < lo[0]:
+            lo = (low, it[3:7])
+        high = (-it[10], it[7], it[8])
+        if hi is None or high < hi[0]:
+            hi = (high, it[7:11])
+    if first is None:
+        return None
+    if lo is None:
+        assert nan_first is not None
+        return [n, first, last, *nan_first[1], *nan_first[1]]
+    return [n, first, last, *lo[1], *hi[1]]
+
+
+# ---- building and refreshing -----------------------------------------------------------------------
+
+def ensure_tables(conn: sa.Connection) -> None:
+    """The summary tables and their invalidation triggers (idempotent)."""
+    for ddl in _TABLES:  # on SQLite the rows live in their primary key's b-tree (one read per range)
+        conn.exec_driver_sql(ddl + (" WITHOUT ROWID" if conn.dialect.name == "sqlite" else ""))
+    for ddl in (_SQLITE_DDL if conn.dialect.name == "sqlite" else _PG_DDL):
+        conn.exec_driver_sql(ddl)
+
+
+def generation(conn: sa.Connection) -> int:
+    if conn.dialect.name != "sqlite":
+        return 0
+    return int(conn.exec_driver_sql(f"SELECT g FROM {GENERATION} WHERE id = 1").scalar() or 0)
+
+
+def rowid_mark(conn: sa.Connection) -> int:
+    if conn.dialect.name != "sqlite":
+        return 0
+    return int(conn.exec_driver_sql("SELECT max(rowid) FROM metrics").scalar() or 0)
+
+
+def driver_sql(conn: sa.Connection, sql: str) -> str:
+    """``?`` placeholders in the driver's own style (sqlite3: ``?``, psycopg: ``%s``)."""
+    return sql if conn.dialect.name == "sqlite" else sql.replace("?", "%s")
+
+
+def _points(conn: sa.Connection, run_id: str, key: str, x_axis: str, x_lo: int, x_hi: int) -> Iterator[Any]:
+    """The raw (x, other, is_nan, value) points with ``x_lo <= x <= x_hi`` in x order, streamed in
+    chunks (SQLite's cursor streams by itself; PostgreSQL gets a server-side cursor)."""
+    other = "timestamp" if x_axis == "step" else "step"
+    sql = (f"SELECT {x_axis}, {other}, is_nan, value FROM metrics WHERE run_uuid = ? AND key = ? "
+           f"AND {x_axis} BETWEEN ? AND ? ORDER BY {x_axis}, {other}, is_nan, value")
+    if conn.dialect.name == "sqlite":
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, (run_id, key, x_lo, x_hi))
+            while part := cursor.fetchmany(20_000):
+                yield part
+        finally:
+            cursor.close()
+        return
+    result = conn.execution_options(stream_results=True, max_row_buffer=20_000).exec_driver_sql(
+        driver_sql(conn, sql), (run_id, key, x_lo, x_hi))
+    yield from result.partitions(20_000)
+
+
+def _level0(conn: sa.Connection, run_id: str, key: str, x_axis: str, base: int, b_from: int,
+            b_to: int) -> Iterator[list[Any]]:
+    """Level-0 block rows for blocks ``b_from..b_to``: one streamed pass over the raw points in x order
+    (flat memory; ties keep the first point, NaN only stands in for a block of nothing else)."""
+    end = None
+    n = first = last = 0
+    lo: Any = None
+    hi: Any = None
+    nan_first: Any = None
+    for part in _points(conn, run_id, key, x_axis, b_from * base, (b_to + 1) * base - 1):
+        for x, o, nan, v in part:
+            if end is None or x > end:
+                if end is not None:
+                    yield [0, first // base, n, first, last, *(lo or nan_first), *(hi or nan_first)]
+                end = (x // base + 1) * base - 1
+                n, first, lo, hi, nan_first = 0, x, None, None, None
+            n += 1
+            last = x
+            if nan:
+                if nan_first is None:
+                    nan_first = (x, o, 1, 0.0)
+            elif lo is None:
+                lo = hi = (x, o, 0, v)
+            elif v < lo[3]:
+                lo = (x, o, 0, v)
+            elif v > hi[3]:
+                hi = (x, o, 0, v)
+    if end is not None:
+        yield [0, first // base, n, first, last, *(lo or nan_first), *(hi or nan_first)]
+
+
+def _store_blocks(conn: sa.Connection, series: dict[str, Any], level: int, b_from: int, b_to: int,
+                  rows: Iterable[list[Any]]) -> None:
+    where = ("run_uuid = :run_uuid AND key = :key AND axis = :axis AND level = :level "
+             "AND block BETWEEN :b_from AND :b_to")
+    conn.execute(sa.text(f"DELETE FROM {BLOCKS} WHERE {where}"),
+                 {**series, "level": level, "b_from": b_from, "b_to": b_to})
+    sql = driver_sql(conn, f"INSERT INTO {BLOCKS} (run_uuid, key, axis, {', '.join(BLOCK_COLUMNS)}) "
+                            f"VALUES ({', '.join('?' * (3 + len(BLOCK_COLUMNS)))})")
+    head = (series["run_uuid"], series["key"], series["axis"])
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        batch: list[tuple[Any, ...]] = []
+        for row in rows:
+            batch.append((*head, *row))
+            if len(batch) >= 10_000:
+                cursor.executemany(sql, batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+    finally:
+        cursor.close()
+
+
+def _refresh_range(conn: sa.Connection, series: dict[str, Any], x_axis: str, base: int, levels: int,
+                   x_lo: int, x_hi: int) -> None:
+    """Recompute every block that may hold a point with ``x_lo <= x <= x_hi``, level by level."""
+    b_from, b_to = x_lo // base, x_hi // base
+    _store_blocks(conn, series, 0, b_from, b_to,
+                  _level0(conn, series["run_uuid"], series["key"], x_axis, base, b_from, b_to))
+    for level in range(1, levels + 1):
+        c_from, c_to = b_from, b_to
+        b_from, b_to = c_from // FAN, c_to // FAN
+        children = conn.execute(sa.text(
+            f"SELECT block, {', '.join(BLOCK_COLUMNS[2:])} FROM {BLOCKS} WHERE run_uuid = :run_uuid AND key = :key "
+            "AND axis = :axis AND level = :level AND block BETWEEN :c_from AND :c_to ORDER BY block"),
+            {**series, "level": level - 1, "c_from": b_from * FAN, "c_to": b_to * FAN + FAN - 1}).all()
+        groups: dict[int, list[Any]] = {}
+        for child in children:
+            groups.setdefault(child[0] // FAN, []).append(child[1:])
+        rows = []
+        for parent in sorted(groups):
+            merged = merge(groups[parent])
+            if merged is not None:
+                rows.append([level, parent, *merged])
+        _store_blocks(conn, series, level, b_from, b_to, rows)
+
+
+def build(conn: sa.Connection, run_id: str, key: str, x_axis: str) -> None:
+    """(Re)build the whole summary of one series; inside a write transaction."""
+    series = {"run_uuid": run_id, "key": key, "axis": AXES[x_axis]}
+    mark, gen = rowid_mark(conn), generation(conn)
+    conn.execute(sa.text(f"DELETE FROM {BLOCKS} WHERE run_uuid = :run_uuid AND key = :key AND axis = :axis"), series)
+    conn.execute(sa.text(f"DELETE FROM {SETS} WHERE run_uuid = :run_uuid AND key = :key AND axis = :axis"), series)
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text(f"DELETE FROM {DIRTY} WHERE run_uuid = :run_uuid AND key = :key AND axis = :axis"), series)
+    m = s.metrics
+    x = m.c[x_axis]
+    n, x_lo, x_hi = conn.execute(sa.select(sa.func.count(), sa.func.min(x), sa.func.max(x))
+                                 .where(m.c.run_uuid == run_id, m.c.key == key)).one()
+    if not n:
+        return
+    span = int(x_hi) - int(x_lo) + 1
+    base = max(1, round(span / n * POINTS_PER_BLOCK))
+    levels = max(0, math.ceil(math.log(max(1.0, span / base), FAN)))
+    conn.execute(sa.text(f"INSERT INTO {SETS} (run_uuid, key, axis, base, levels, built_n, mark, generation) "
+                         "VALUES (:run_uuid, :key, :axis, :base, :levels, :n, :mark, :gen)"),
+                 {**series, "base": base, "levels": levels, "n": n, "mark": mark, "gen": gen})
+    _refresh_range(conn, series, x_axis, base, levels, int(x_lo), int(x_hi))
+
+
+def refresh(conn: sa.Connection, run_id: str, key: str, x_axis: str) -> None:
+    """Bring one series' summary up to date (build it when missing); inside a write transaction."""
+    ensure_tables(conn)
+    series = {"run_uuid": run_id, "key": key, "axis": AXES[x_axis]}
+    row = conn.execute(sa.text(f"SELECT base, levels, built_n, mark, generation FROM {SETS} "
+                               "WHERE run_uuid = :run_uuid AND key = :key AND axis = :axis"), series).first()
+    if row is None or row.generation != generation(conn):
+        build(conn, run_id, key, x_axis)
+        return
+    ranges: list[tuple[int, int]] = []
+    if conn.dialect.name == "sqlite":
+        mark = rowid_mark(conn)
+        if mark > row.mark:
+            m = s.metrics
+            x = m.c[x_axis]
+            count, x_lo, x_hi = conn.execute(
+                sa.select(sa.func.count(), sa.func.min(x), sa.func.max(x))
+                .where(sa.literal_column("metrics.rowid") > row.mark, m.c.run_uuid == run_id, m.c.key == key)).one()
+            if count:
+                ranges.append((int(x_lo), int(x_hi)))
+            conn.execute(sa.text(f"UPDATE {SETS} SET mark = :mark WHERE run_uuid = :run_uuid AND key = :key "
+                                 "AND axis = :axis"), {**series, "mark": mark})
+    else:
+        ranges = [(int(a), int(b)) for a, b in conn.execute(sa.text(
+            f"DELETE FROM {DIRTY} WHERE run_uuid = :run_uuid AND key = :key AND axis = :axis RETURNING x_lo, x_hi"),
+            series)]
+    if not ranges:
+        return
+    lo, hi = min(a for a, _ in ranges), max(b for _, b in ranges)
+    if sum(b - a for a, b in ranges) < (hi - lo) // 2:
+        for a, b in ranges:
+            _refresh_range(conn, series, x_axis, row.base, row.levels, a, b)
+    else:
+        _refresh_range(conn, series, x_axis, row.base, row.levels, lo, hi)
+    n = conn.execute(sa.text(f"SELECT sum(n) FROM {BLOCKS} WHERE run_uuid = :run_uuid AND key = :key AND axis = :axis "
+                             "AND level = :level"), {**series, "level": row.levels}).scalar() or 0
+    if n > REBUILD_GROWTH * row.built_n:  # the block size no longer fits the density: start over
+        build(conn, run_id, key, x_axis)
