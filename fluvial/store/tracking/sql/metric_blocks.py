@@ -21,7 +21,9 @@ trigger is ``fluvial_``-prefixed; MLflow 2.22.5 never looks at them. MySQL reduc
 
 from __future__ import annotations
 
+import itertools
 import math
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -45,7 +47,7 @@ BLOCK_COLUMNS = ("level", "block", "n", "x_first", "x_last", "lo_x", "lo_other",
 _TABLES = [
     f"CREATE TABLE IF NOT EXISTS {SETS} (run_uuid VARCHAR(32) NOT NULL, key VARCHAR(250) NOT NULL, "
     "axis SMALLINT NOT NULL, base BIGINT NOT NULL, levels INTEGER NOT NULL, built_n BIGINT NOT NULL, "
-    "mark BIGINT NOT NULL, generation BIGINT NOT NULL, PRIMARY KEY (run_uuid, key, axis))",
+    "mark BIGINT NOT NULL, generation BIGINT NOT NULL, building_since BIGINT, PRIMARY KEY (run_uuid, key, axis))",
     f"CREATE TABLE IF NOT EXISTS {BLOCKS} (run_uuid VARCHAR(32) NOT NULL, key VARCHAR(250) NOT NULL, "
     "axis SMALLINT NOT NULL, level SMALLINT NOT NULL, block BIGINT NOT NULL, n BIGINT NOT NULL, "
     "x_first BIGINT NOT NULL, x_last BIGINT NOT NULL, lo_x BIGINT NOT NULL, lo_other BIGINT NOT NULL, "
@@ -132,8 +134,18 @@ def merge(items: Iterable[Sequence[Any]]) -> list[Any] | None:
 
 # ---- building and refreshing -----------------------------------------------------------------------
 
+def tables_exist(conn: sa.Connection) -> bool:
+    if conn.dialect.name == "sqlite":
+        query = f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{SETS}'"
+    else:
+        query = f"SELECT to_regclass('{SETS}') IS NOT NULL"
+    return bool(conn.exec_driver_sql(query).scalar())
+
+
 def ensure_tables(conn: sa.Connection) -> None:
-    """The summary tables and their invalidation triggers (idempotent)."""
+    """The summary tables and their invalidation triggers, created together in one transaction."""
+    if tables_exist(conn):
+        return
     for ddl in _TABLES:  # on SQLite the rows live in their primary key's b-tree (one read per range)
         conn.exec_driver_sql(ddl + (" WITHOUT ROWID" if conn.dialect.name == "sqlite" else ""))
     for ddl in (_SQLITE_DDL if conn.dialect.name == "sqlite" else _PG_DDL):
@@ -172,8 +184,8 @@ def _points(conn: sa.Connection, run_id: str, key: str, x_axis: str, x_lo: int, 
         finally:
             cursor.close()
         return
-    result = conn.execution_options(stream_results=True, max_row_buffer=20_000).exec_driver_sql(
-        driver_sql(conn, sql), (run_id, key, x_lo, x_hi))
+    result = conn.exec_driver_sql(driver_sql(conn, sql), (run_id, key, x_lo, x_hi),
+                                  execution_options={"stream_results": True, "max_row_buffer": 20_000})
     yield from result.partitions(20_000)
 
 
@@ -214,21 +226,21 @@ def _store_blocks(conn: sa.Connection, series: dict[str, Any], level: int, b_fro
              "AND block BETWEEN :b_from AND :b_to")
     conn.execute(sa.text(f"DELETE FROM {BLOCKS} WHERE {where}"),
                  {**series, "level": level, "b_from": b_from, "b_to": b_to})
+    _insert_blocks(conn, series, rows)
+
+
+def _insert_blocks(conn: sa.Connection, series: dict[str, Any], rows: Iterable[list[Any]]) -> None:
     sql = driver_sql(conn, f"INSERT INTO {BLOCKS} (run_uuid, key, axis, {', '.join(BLOCK_COLUMNS)}) "
-                            f"VALUES ({', '.join('?' * (3 + len(BLOCK_COLUMNS)))})")
+                           f"VALUES ({', '.join('?' * (3 + len(BLOCK_COLUMNS)))})")
     head = (series["run_uuid"], series["key"], series["axis"])
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        batch: list[tuple[Any, ...]] = []
-        for row in rows:
-            batch.append((*head, *row))
-            if len(batch) >= 10_000:
-                cursor.executemany(sql, batch)
-                batch = []
-        if batch:
-            cursor.executemany(sql, batch)
-    finally:
-        cursor.close()
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append((*head, *row))
+        if len(batch) >= 10_000:
+            conn.exec_driver_sql(sql, batch)
+            batch = []
+    if batch:
+        conn.exec_driver_sql(sql, batch)
 
 
 def _refresh_range(conn: sa.Connection, series: dict[str, Any], x_axis: str, base: int, levels: int,
@@ -255,38 +267,114 @@ def _refresh_range(conn: sa.Connection, series: dict[str, Any], x_axis: str, bas
         _store_blocks(conn, series, level, b_from, b_to, rows)
 
 
-def build(conn: sa.Connection, run_id: str, key: str, x_axis: str) -> None:
-    """(Re)build the whole summary of one series; inside a write transaction."""
-    series = {"run_uuid": run_id, "key": key, "axis": AXES[x_axis]}
-    mark, gen = rowid_mark(conn), generation(conn)
-    conn.execute(sa.text(f"DELETE FROM {BLOCKS} WHERE run_uuid = :run_uuid AND key = :key AND axis = :axis"), series)
-    conn.execute(sa.text(f"DELETE FROM {SETS} WHERE run_uuid = :run_uuid AND key = :key AND axis = :axis"), series)
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text(f"DELETE FROM {DIRTY} WHERE run_uuid = :run_uuid AND key = :key AND axis = :axis"), series)
-    m = s.metrics
-    x = m.c[x_axis]
-    n, x_lo, x_hi = conn.execute(sa.select(sa.func.count(), sa.func.min(x), sa.func.max(x))
-                                 .where(m.c.run_uuid == run_id, m.c.key == key)).one()
-    if not n:
-        return
-    span = int(x_hi) - int(x_lo) + 1
-    base = max(1, round(span / n * POINTS_PER_BLOCK))
-    levels = max(0, math.ceil(math.log(max(1.0, span / base), FAN)))
-    conn.execute(sa.text(f"INSERT INTO {SETS} (run_uuid, key, axis, base, levels, built_n, mark, generation) "
-                         "VALUES (:run_uuid, :key, :axis, :base, :levels, :n, :mark, :gen)"),
-                 {**series, "base": base, "levels": levels, "n": n, "mark": mark, "gen": gen})
-    _refresh_range(conn, series, x_axis, base, levels, int(x_lo), int(x_hi))
+def _all_levels(level0: Iterable[list[Any]], levels: int) -> Iterator[list[Any]]:
+    """Every block row of every level from the level-0 rows in block order, streaming (each level
+    holds at most ``FAN`` children at a time)."""
+    pending: list[Any] = [None] * (levels + 2)
+    out: list[list[Any]] = []
+
+    def push(level: int, child: list[Any]) -> None:
+        if level > levels:
+            return
+        parent = child[1] // FAN
+        if pending[level] is not None and pending[level][0] != parent:
+            flush(level)
+        if pending[level] is None:
+            pending[level] = (parent, [])
+        pending[level][1].append(child[2:])
+
+    def flush(level: int) -> None:
+        parent, children = pending[level]
+        pending[level] = None
+        row = [level, parent, *(merge(children) or [])]
+        out.append(row)
+        push(level + 1, row)
+
+    for row in level0:
+        out.append(row)
+        push(1, row)
+        if len(out) >= 10_000:
+            yield from out
+            out.clear()
+    for level in range(1, levels + 1):
+        if pending[level] is not None:
+            flush(level)
+    yield from out
 
 
-def refresh(conn: sa.Connection, run_id: str, key: str, x_axis: str) -> None:
-    """Bring one series' summary up to date (build it when missing); inside a write transaction."""
-    ensure_tables(conn)
+def building(row: Any) -> bool:
+    """Whether another request is building this summary now (a build older than 15 minutes died)."""
+    return row.building_since is not None and time.time() - row.building_since < 900
+
+
+def build(engine: sa.Engine, run_id: str, key: str, x_axis: str) -> None:
+    """(Re)build the whole summary of one series without holding the write lock for long: a short
+    transaction marks it as building (on PostgreSQL with inserts into ``metrics`` held off meanwhile,
+    so every later insert records its range); the points are read in one snapshot (whose rowid mark
+    and generation it keeps) and the blocks written in transactions of 10,000 rows; the last one
+    makes the summary visible. Readers meanwhile reduce from the raw points."""
+    from fluvial.store.tracking.sql.engine import read_connection, write_transaction
+
     series = {"run_uuid": run_id, "key": key, "axis": AXES[x_axis]}
-    row = conn.execute(sa.text(f"SELECT base, levels, built_n, mark, generation FROM {SETS} "
+    with write_transaction(engine) as conn:
+        ensure_tables(conn)
+        row = conn.execute(sa.text(f"SELECT building_since FROM {SETS} WHERE run_uuid = :run_uuid AND key = :key "
+                                   "AND axis = :axis"), series).first()
+        if row is not None and building(row):
+            return
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("LOCK TABLE metrics IN SHARE ROW EXCLUSIVE MODE")
+        _forget(conn, series)
+        conn.execute(sa.text(f"INSERT INTO {SETS} (run_uuid, key, axis, base, levels, built_n, mark, generation, "
+                             "building_since) VALUES (:run_uuid, :key, :axis, 1, 0, 0, 0, 0, :now)"),
+                     {**series, "now": int(time.time())})
+    try:
+        with read_connection(engine) as snapshot:
+            mark, gen = rowid_mark(snapshot), generation(snapshot)
+            m = s.metrics
+            x = m.c[x_axis]
+            n, x_lo, x_hi = snapshot.execute(sa.select(sa.func.count(), sa.func.min(x), sa.func.max(x))
+                                              .where(m.c.run_uuid == run_id, m.c.key == key)).one()
+            span = int(x_hi) - int(x_lo) + 1 if n else 1
+            base = max(1, round(span / max(n, 1) * POINTS_PER_BLOCK))
+            levels = max(0, math.ceil(math.log(max(1.0, span / base), FAN)))
+            rows = _all_levels(_level0(snapshot, run_id, key, x_axis, base, int(x_lo or 0) // base,
+                                       int(x_hi or 0) // base), levels) if n else iter(())
+            while True:
+                batch = list(itertools.islice(rows, 10_000))
+                if not batch:
+                    break
+                with write_transaction(engine) as conn:
+                    _insert_blocks(conn, series, batch)
+        with write_transaction(engine) as conn:
+            conn.execute(sa.text(f"UPDATE {SETS} SET base = :base, levels = :levels, built_n = :n, mark = :mark, "
+                                 "generation = :gen, building_since = NULL WHERE run_uuid = :run_uuid AND key = :key "
+                                 "AND axis = :axis"),
+                         {**series, "base": base, "levels": levels, "n": n, "mark": mark, "gen": gen})
+    except BaseException:
+        with write_transaction(engine) as conn:
+            _forget(conn, series)
+        raise
+
+
+def _forget(conn: sa.Connection, series: dict[str, Any]) -> None:
+    for table in (BLOCKS, SETS) + ((DIRTY,) if conn.dialect.name == "postgresql" else ()):
+        conn.execute(sa.text(f"DELETE FROM {table} WHERE run_uuid = :run_uuid AND key = :key AND axis = :axis"),
+                     series)
+
+
+def refresh(conn: sa.Connection, run_id: str, key: str, x_axis: str) -> bool:
+    """Bring one series' summary up to date inside a write transaction; False when it must be
+    (re)built instead (``build``), True when done or being built by someone else."""
+    if not tables_exist(conn):
+        return False
+    series = {"run_uuid": run_id, "key": key, "axis": AXES[x_axis]}
+    row = conn.execute(sa.text(f"SELECT base, levels, built_n, mark, generation, building_since FROM {SETS} "
                                "WHERE run_uuid = :run_uuid AND key = :key AND axis = :axis"), series).first()
-    if row is None or row.generation != generation(conn):
-        build(conn, run_id, key, x_axis)
-        return
+    if row is not None and building(row):
+        return True
+    if row is None or row.building_since is not None or row.generation != generation(conn):
+        return False
     ranges: list[tuple[int, int]] = []
     if conn.dialect.name == "sqlite":
         mark = rowid_mark(conn)
@@ -305,7 +393,7 @@ def refresh(conn: sa.Connection, run_id: str, key: str, x_axis: str) -> None:
             f"DELETE FROM {DIRTY} WHERE run_uuid = :run_uuid AND key = :key AND axis = :axis RETURNING x_lo, x_hi"),
             series)]
     if not ranges:
-        return
+        return True
     lo, hi = min(a for a, _ in ranges), max(b for _, b in ranges)
     if sum(b - a for a, b in ranges) < (hi - lo) // 2:
         for a, b in ranges:
@@ -314,5 +402,4 @@ def refresh(conn: sa.Connection, run_id: str, key: str, x_axis: str) -> None:
         _refresh_range(conn, series, x_axis, row.base, row.levels, lo, hi)
     n = conn.execute(sa.text(f"SELECT sum(n) FROM {BLOCKS} WHERE run_uuid = :run_uuid AND key = :key AND axis = :axis "
                              "AND level = :level"), {**series, "level": row.levels}).scalar() or 0
-    if n > REBUILD_GROWTH * row.built_n:  # the block size no longer fits the density: start over
-        build(conn, run_id, key, x_axis)
+    return n <= REBUILD_GROWTH * row.built_n  # else the block size no longer fits the density: rebuild

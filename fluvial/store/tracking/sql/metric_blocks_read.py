@@ -21,14 +21,6 @@ STALE_ROWS = 100_000  # new rows of other series past the watermark worth a refr
 Answer = tuple[list[Metric], bool, int]
 
 
-def _has_tables(conn: sa.Connection) -> bool:
-    if conn.dialect.name == "sqlite":
-        query = f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{mb.SETS}'"
-    else:
-        query = f"SELECT to_regclass('{mb.SETS}') IS NOT NULL"
-    return bool(conn.exec_driver_sql(query).scalar())
-
-
 def _long(conn: sa.Connection, run_id: str, key: str) -> bool:
     """Whether the series holds at least ``SUMMARY_FROM`` points (a bounded probe)."""
     m = s.metrics
@@ -131,12 +123,14 @@ def reduced(conn: sa.Connection, run_id: str, key: str, x_axis: str, start: floa
     if conn.dialect.name not in mb.DIALECTS:
         return None
     row = None
-    if _has_tables(conn):
-        row = conn.execute(sa.text(f"SELECT axis, base, levels, built_n, mark, generation FROM {mb.SETS} "
+    if mb.tables_exist(conn):
+        row = conn.execute(sa.text(f"SELECT axis, base, levels, built_n, mark, generation, building_since FROM {mb.SETS} "
                                    "WHERE run_uuid = :r AND key = :k AND axis = :a"),
                            {"r": run_id, "k": key, "a": mb.AXES[x_axis]}).first()
     if row is None:
         return REFRESH if _long(conn, run_id, key) else None
+    if row.building_since is not None:  # being built by another request (or its build died)
+        return None if mb.building(row) else REFRESH
     if not _fresh(conn, run_id, key, row):
         return REFRESH
     top = conn.execute(sa.text(f"SELECT min(x_first), max(x_last) FROM {mb.BLOCKS} WHERE run_uuid = :r AND key = :k "
@@ -189,5 +183,7 @@ def reduce(engine: sa.Engine, run_id: str, key: str, x_axis: str, start: float |
             if not isinstance(answer, str):
                 return answer
         with write_transaction(engine) as conn:
-            mb.refresh(conn, run_id, key, x_axis)
+            done = mb.refresh(conn, run_id, key, x_axis)
+        if not done:
+            mb.build(engine, run_id, key, x_axis)
     raise AssertionError("unreachable")
