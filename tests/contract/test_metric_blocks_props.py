@@ -112,3 +112,18 @@ def test_short_series_build_no_summary(sql_store):
     with sql_store.engine.connect() as conn:
         exists = sa.inspect(conn).has_table(mb.SETS)
     assert not exists or _summarized(sql_store, run_id) == set()
+
+
+def test_summary_through_each_store(store, tiny_blocks):
+    """The SQL store and the REST store (over ``/api/2.0/fluvial/metrics/get-history-reduced``) answer a
+    summarized series as the generic reducer does, MySQL from its raw points."""
+    tiny_blocks(4, 4)
+    run_id = store.create_run("0", "alice", 1_700_000_000_000, [], "route").info.run_id
+    points = [Metric("m", math.nan if i % 97 == 0 else math.cos(i / 9) * (i % 13), 1_000 + 3 * i, i // 2)
+              for i in range(900)]
+    store.log_batch(run_id, points, [], [])
+    for kwargs in ({"max_points": 50}, {"x_axis": "timestamp", "start": 1_500.5, "max_points": 17},
+                   {"start": 100, "end": 180, "max_points": 1000}):
+        got = store.get_metric_history_reduced(run_id, "m", **kwargs)
+        want = TrackingStore.get_metric_history_reduced(store, run_id, "m", **kwargs)
+        assert (got[1], got[2]) == (want[1], want[2]) and _key(got[0]) == _key(want[0]), kwargs
