@@ -127,3 +127,25 @@ def test_summary_through_each_store(store, tiny_blocks):
         got = store.get_metric_history_reduced(run_id, "m", **kwargs)
         want = TrackingStore.get_metric_history_reduced(store, run_id, "m", **kwargs)
         assert (got[1], got[2]) == (want[1], want[2]) and _key(got[0]) == _key(want[0]), kwargs
+
+
+def test_summary_being_built_elsewhere(sql_store, tiny_blocks):
+    """While another request builds a series' summary, readers answer from the raw points; a build
+    that died (its mark older than 15 minutes) is started over."""
+    if sql_store.engine.dialect.name not in mb.DIALECTS:
+        pytest.skip("MySQL reduces from the raw points (no summaries)")
+    tiny_blocks(3, 4)
+    run_id = sql_store.create_run("0", "alice", 1_700_000_000_000, [], "building").info.run_id
+    sql_store.log_batch(run_id, [Metric("m", float(i % 11), 1_000 + i, i) for i in range(400)], [], [])
+    queries = [("step", None, None, 20)]
+    _check(sql_store, run_id, queries)  # builds
+    import time
+
+    for since, rebuilt in ((int(time.time()), False), (int(time.time()) - 3600, True)):
+        with sql_store.engine.begin() as conn:
+            conn.execute(sa.text(f"UPDATE {mb.SETS} SET building_since = :t WHERE run_uuid = :r"), {"t": since, "r": run_id})
+        _check(sql_store, run_id, queries)
+        with sql_store.engine.connect() as conn:
+            left = conn.execute(sa.text(f"SELECT building_since FROM {mb.SETS} WHERE run_uuid = :r AND axis = 0"),
+                                {"r": run_id}).scalar()
+        assert (left is None) == rebuilt
