@@ -35,6 +35,7 @@ def _key(points):
 
 
 @pytest.mark.compat
+@pytest.mark.slow
 def test_mlflow_points_reach_the_summary(tmp_path: Path, monkeypatch) -> None:
     from fluvial.entities import Metric
     from fluvial.store.tracking.base import TrackingStore
