@@ -58,6 +58,7 @@ def create_app(stores: Stores) -> Any:
         auth_config = stores.extras["auth_config"]
         authority = Authority(auth_config, stores.extras["auth_store"], stores,
                               load_authorization_function(auth_config.authorization_function))
+        stores.extras["auth_authority"] = authority
         handlers.update(AUTH_HANDLERS)
         routes += login.routes(authority, prefix)
     check_declared(routes, ENDPOINTS.values())

@@ -65,7 +65,12 @@ class RpcApp:
         return b"".join(chunks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = self._route(scope["path"], scope["method"]) if scope["type"] == "http" else None
+        if scope["type"] != "http":
+            found = None
+        elif "fluvial.route" in scope:  # the auth middleware routed this request already
+            found = scope["fluvial.route"]
+        else:
+            found = self._route(scope["path"], scope["method"])
         endpoint, ajax, path_params = found if found is not None else (None, False, {})
         if endpoint is None:  # not in the table: the app's own routes (upload-artifact, ...) or their 404
             await self.app(scope, receive, send)

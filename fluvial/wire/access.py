@@ -19,6 +19,8 @@ restore, grant). Resource kinds and how each is resolved:
   normalises it) -> that experiment; paths that name no experiment need an admin
 - ``model_version_source``: registering a version: edit on the model (``name``) and read on whatever
   ``source``/``run_id``/``model_id`` point at
+- ``typed``: MLflow 3's per-user permission API: ``resource_type`` (``experiment`` or
+  ``registered_model``, see ``TYPED``) and ``resource_id``
 
 Besides the levels: ``PUBLIC`` (no credentials: ``/health``, the login page), ``USER`` (any
 authenticated user; searches are then filtered or their experiments checked) and ``ADMIN``.
@@ -39,7 +41,10 @@ RESOURCES = {
     "model": "name",
     "artifact_path": "path",
     "model_version_source": "name",
+    "typed": "resource_id",
 }
+# MLflow 3's resource_type names -> the grant kinds fluvial keeps (MLflow 2.x's two tables)
+TYPED = {"experiment": "experiment", "registered_model": "model"}
 # results filtered to what the caller may read, by the item field that names the resource
 FILTERS = {"experiments": "experiment_id", "registered_models": "name", "model_versions": "name"}
 

@@ -30,10 +30,19 @@ def write_ini(path: Path, default_permission: str = "NO_PERMISSIONS", **extra: s
 
 
 @contextlib.contextmanager
-def auth_server(workdir: Path, default_permission: str = "NO_PERMISSIONS", **extra: str) -> Iterator[Server]:
+def auth_server(workdir: Path, default_permission: str = "NO_PERMISSIONS", *, workers: int = 1,
+                share: Server | None = None, **extra: str) -> Iterator[Server]:
+    """A server with its own ``basic_auth.ini`` (``extra``: more keys), or with ``share``'s: the same
+    config, auth database, tracking database and artifacts (a second replica)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    ini = write_ini(workdir / "basic_auth.ini", default_permission, **extra)
-    with fluvial_server(workdir, app_name="basic-auth", env={"MLFLOW_AUTH_CONFIG_PATH": str(ini)}) as server:
+    if share is None:
+        ini = write_ini(workdir / "basic_auth.ini", default_permission, **extra)
+        paths: dict[str, str] = {}
+    else:
+        ini = Path(share.log).parent / "basic_auth.ini"
+        paths = {"backend_store_uri": share.backend_store_uri, "artifacts_destination": share.destination}
+    with fluvial_server(workdir, app_name="basic-auth", env={"MLFLOW_AUTH_CONFIG_PATH": str(ini)}, workers=workers,
+                        **paths) as server:
         yield server
 
 
@@ -64,15 +73,21 @@ def ok(response: RawResponse) -> Any:
 
 
 def snapshot(server: Server, rows: bool = False) -> str:
-    """A digest of both SQLite databases (their files, WAL included: a request that writes nothing
-    leaves them byte for byte; ``rows=True`` dumps every row instead) and every artifact file."""
+    """A digest of both SQLite databases and every artifact file. The tracking database by its files, WAL
+    included (a request that writes nothing leaves them byte for byte; ``rows=True`` dumps every row
+    instead); the auth database by its rows, all but ``fluvial_login_failures`` (where a refused wrong
+    password is rightly counted)."""
     digest = hashlib.sha256()
     for db in (server.backend_store_uri.split("///", 1)[1], str(Path(server.log).parent / "basic_auth.db")):
-        if rows:
+        if rows or db.endswith("basic_auth.db"):
             conn = sqlite3.connect(db)
             try:
-                for line in conn.iterdump():
-                    digest.update(line.encode())
+                tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                                     "AND name != 'fluvial_login_failures' ORDER BY name")]
+                for table in tables:
+                    digest.update(table.encode())
+                    for row in conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid'):
+                        digest.update(repr(row).encode())
             finally:
                 conn.close()
             continue

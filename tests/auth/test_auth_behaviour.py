@@ -288,6 +288,28 @@ def test_users_api_errors(world):
     assert call(s, "POST", "/api/2.0/mlflow/users/create", {"username": "y", "password": PASSWORD}, EVE).status == 403
 
 
+def test_mlflow3_current_user_list_and_own_password_change(world):
+    s = world.server
+    for base in ("/api", "/ajax-api"):
+        me = ok(call(s, "GET", f"{base}/2.0/mlflow/users/current", auth=EVE))
+        assert me["user"]["username"] == "eve" and me["user"]["is_admin"] is False and me["is_basic_auth"] is True
+    assert call(s, "GET", "/api/2.0/mlflow/users/list", auth=EVE).status == 403
+    listed = ok(call(s, "GET", "/api/2.0/mlflow/users/list", auth=ADMIN_AUTH))["users"]
+    assert {"id", "username", "is_admin", "roles"} == set(listed[0]) and "eve" in {u["username"] for u in listed}
+    ok(call(s, "POST", "/api/2.0/mlflow/users/create", {"username": "rotator", "password": PASSWORD}, ADMIN_AUTH))
+    bearer = {"Authorization": "Bearer " + ok(call(s, "POST", "/api/2.0/fluvial/tokens/create", {"name": "t"},
+                                                    basic("rotator", PASSWORD)))["token"]}
+    change = {"username": "rotator", "password": "second-password-1"}
+    for extra in ({}, {"current_password": "not-the-password"}, {"current_password": "second-password-1"}):
+        refused = call(s, "PATCH", "/api/2.0/mlflow/users/update-password", {**change, **extra}, bearer)
+        assert refused.status == 400 and refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    ok(call(s, "PATCH", "/api/2.0/mlflow/users/update-password", {**change, "current_password": PASSWORD}, bearer))
+    # over Basic the header proves the current password (MLflow 2.x's client sends none)
+    ok(call(s, "PATCH", "/api/2.0/mlflow/users/update-password", {"username": "rotator", "password": PASSWORD},
+            basic("rotator", "second-password-1")))
+    assert ok(call(s, "GET", "/api/2.0/fluvial/users/current", auth=basic("rotator", PASSWORD)))
+
+
 # ---- tokens, sessions, the login page, rate limiting, hashes -----------------------------------------
 def test_api_tokens_work_until_revoked(world):
     s = world.server

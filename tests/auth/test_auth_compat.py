@@ -99,6 +99,51 @@ except MlflowException as exc:
 emit(out)
 """
 
+AUTH_CLIENT_3_SCRIPT = """
+import os, sys
+from mlflow.server import get_app_client
+from mlflow.exceptions import MlflowException
+def as_user(name, password):
+    os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = name, password
+def error(fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+        return "allowed"
+    except MlflowException as exc:
+        return exc.error_code
+as_user(sys.argv[2], sys.argv[3])
+client = get_app_client("basic-auth", tracking_uri=sys.argv[1])
+out = {}
+user = client.create_user("frank", "frank-password-1")
+out["created"] = [user.username, user.is_admin]
+client.grant_user_permission("frank", "experiment", "0", "EDIT")
+out["granted"] = client.get_user_permission("frank", "experiment", "0").to_json()
+client.grant_user_permission("frank", "registered_model", "m3", "DENY")
+out["denied"] = client.get_user_permission("frank", "registered_model", "m3").to_json()
+out["again"] = error(client.grant_user_permission, "frank", "experiment", "0", "READ")
+client.revoke_user_permission("frank", "experiment", "0")
+out["revoked"] = client.get_user_permission("frank", "experiment", "0").to_json()
+out["wildcard"] = error(client.grant_user_permission, "frank", "experiment", "*", "READ")
+out["scorer"] = error(client.grant_user_permission, "frank", "scorer", "s", "READ")
+out["use"] = error(client.grant_user_permission, "frank", "experiment", "0", "USE")
+out["roles"] = error(client.list_roles, "default")
+as_user("frank", "frank-password-1")
+out["own"] = client.get_user_permission("frank", "registered_model", "m3").permission
+out["other"] = error(client.get_user_permission, "bob", "experiment", "0")
+out["grant_unmanaged"] = error(client.grant_user_permission, "frank", "experiment", "0", "MANAGE")
+out["wrong_current"] = error(client.update_user_password, "frank", "frank-password-2", current_password="nope-nope-nope")
+out["same"] = error(client.update_user_password, "frank", "frank-password-1", current_password="frank-password-1")
+client.update_user_password("frank", "frank-password-2", current_password="frank-password-1")
+as_user("frank", "frank-password-2")
+out["me"] = client.get_user("frank").username
+as_user(sys.argv[2], sys.argv[3])
+client.update_user_admin("frank", True)
+out["admin"] = client.get_user("frank").is_admin
+client.delete_user("frank")
+out["deleted"] = error(client.get_user, "frank")
+emit(out)
+"""
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Any:
@@ -127,6 +172,20 @@ def test_mlflow_auth_client(server, tmp_path):
                    "deleted": "RESOURCE_DOES_NOT_EXIST"}
 
 
+def test_mlflow3_auth_client(server, tmp_path):
+    """MLflow 3.17.2's AuthServiceClient: users, per-user grants by (resource_type, resource_id) on the same
+    tables, self-service password change with current_password; roles (MLflow 3's RBAC) are not served."""
+    out = run_script(require_mlflow("3.17.2"), AUTH_CLIENT_3_SCRIPT, server.url, ADMIN, ADMIN_PASSWORD, cwd=tmp_path)
+    assert out == {
+        "created": ["frank", False], "granted": {"allowed": True, "permission": "EDIT"},
+        "denied": {"allowed": False, "permission": "DENY"}, "again": "RESOURCE_ALREADY_EXISTS",
+        "revoked": {"allowed": False, "permission": "READ"},  # the server's default_permission
+        "wildcard": "INVALID_PARAMETER_VALUE", "scorer": "INVALID_PARAMETER_VALUE", "use": "INVALID_PARAMETER_VALUE",
+        "roles": "ENDPOINT_NOT_FOUND", "own": "DENY", "other": "PERMISSION_DENIED",
+        "grant_unmanaged": "PERMISSION_DENIED", "wrong_current": "INVALID_PARAMETER_VALUE",
+        "same": "INVALID_PARAMETER_VALUE", "me": "frank", "admin": True, "deleted": "RESOURCE_DOES_NOT_EXIST"}
+
+
 def test_fluvial_auth_client(server, monkeypatch):
     from fluvial.exceptions import MlflowException
     from fluvial.server import get_app_client
@@ -138,6 +197,10 @@ def test_fluvial_auth_client(server, monkeypatch):
     assert (user.username, user.is_admin) == ("dave", False)
     assert client.create_experiment_permission("0", "dave", "READ").permission == "READ"
     assert [p.experiment_id for p in client.get_user("dave").experiment_permissions] == ["0"]
+    client.grant_user_permission("dave", "registered_model", "dave-model", "EDIT")
+    assert client.get_user_permission("dave", "registered_model", "dave-model").allowed is True
+    client.revoke_user_permission("dave", "registered_model", "dave-model")
+    assert client.get_user_permission("dave", "registered_model", "dave-model").permission == "READ"  # default
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "dave")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "dave-password-1")
     assert client.current_user() == {"username": "dave", "is_admin": False}

@@ -31,16 +31,28 @@ NEEDED = {"read": 1, "edit": 2, "manage": 3}
 
 @dataclass
 class World:
+    server: Server
     experiment_id: str
     experiment_name: str
     run_id: str
     model: str
     logged_model: str
-    spare_user: str  # what admin-only user routes act on (deleted, demoted...)
+    spare: str | None = None
 
     @property
     def artifact_dir(self) -> str:
         return f"{self.experiment_id}/{self.run_id}/artifacts"
+
+    @property
+    def spare_user(self) -> str:
+        """A user for the admin-only user routes to act on (delete, demote...), made on first use (creating
+        a user runs the password KDF, which most worlds need not pay for)."""
+        if self.spare is None:
+            self.spare = f"spare-{uuid.uuid4().hex[:8]}"
+            ok(call(self.server, "POST", "/api/2.0/mlflow/users/create", {"username": self.spare,
+                                                                          "password": PASSWORD},
+                    basic(ADMIN, ADMIN_PASSWORD)))
+        return self.spare
 
 
 def _creds(role: str) -> dict[str, str]:
@@ -83,9 +95,7 @@ def make_world(server: Server) -> World:
                 {"experiment_id": exp, "username": user, "permission": permission}, admin))
         ok(call(server, "POST", "/api/2.0/mlflow/registered-models/permissions/create",
                 {"name": model, "username": user, "permission": permission}, admin))
-    spare = f"spare-{uuid.uuid4().hex[:8]}"
-    ok(call(server, "POST", "/api/2.0/mlflow/users/create", {"username": spare, "password": PASSWORD}, admin))
-    return World(exp, name, run["run_id"], model, logged["model"]["info"]["model_id"], spare)
+    return World(server, exp, name, run["run_id"], model, logged["model"]["info"]["model_id"])
 
 
 _SHARED: dict[int, World] = {}
@@ -122,7 +132,7 @@ def request_for(access: Access, fields: dict[str, Any], w: World) -> dict[str, A
     kind, key = access.resource, access.field
     values = {"experiment": w.experiment_id, "experiment_name": w.experiment_name, "experiments": [w.experiment_id],
               "run": w.run_id, "runs": [w.run_id], "logged_model": w.logged_model, "model": w.model,
-              "model_version_source": w.model, "artifact_path": w.artifact_dir}
+              "model_version_source": w.model, "artifact_path": w.artifact_dir, "typed": w.experiment_id}
     if kind is not None and key is not None:
         data[key] = values[kind]
     if kind == "run":
@@ -130,9 +140,14 @@ def request_for(access: Access, fields: dict[str, Any], w: World) -> dict[str, A
     if kind in ("model", "model_version_source"):
         data.update(version="1", source=f"runs:/{w.run_id}/f.txt", run_id=w.run_id)
     if "username" in fields:
-        data["username"] = "reader" if access.level != "admin" else w.spare_user
-        if "password" in fields and access.level == "admin":
+        if access.level != "admin":
+            data["username"] = "reader"
+        elif "password" in fields:  # creating one
             data["username"] = f"new-{uuid.uuid4().hex[:8]}"
+        else:
+            data["username"] = w.spare_user
+    if "resource_type" in fields:  # MLflow 3's per-user grant routes
+        data.update(resource_type="experiment", resource_id=w.experiment_id)
     if "permission" in fields:
         data["permission"] = "READ"
     if "password" in fields:
@@ -171,6 +186,8 @@ def _check_roles(server: Server, label: str, send: Any, access: Access, mutating
     """``send(credentials, world)``; refusals all go to one world, which they must leave as it was; each
     permitted role of a destructive route gets a fresh world (an earlier one may have renamed or deleted it)."""
     world = shared_world(server) if not mutating else make_world(server)
+    if access.level == "admin":
+        assert world.spare_user  # made now, not while a refusal is being checked
     for role in ROLES:
         permitted = allowed(access, role)
         before = None if permitted else snapshot(server)

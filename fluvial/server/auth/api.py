@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from fluvial.exceptions import InvalidParameterValue, Unauthenticated
-from fluvial.server.auth.check import CURRENT, Caller
+from fluvial.server.auth import passwords
+from fluvial.server.auth.check import CURRENT, Caller, typed_resource
+from fluvial.server.auth.config import BUILTIN_AUTHORIZATION
 from fluvial.server.auth.store import AuthStore, UserRow
 from fluvial.server.config import Stores
 
@@ -55,7 +57,24 @@ def get_user(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
 
 @_handler("UpdateUserPassword")
 def update_user_password(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
-    _store(stores).update_password(req["username"], req["password"])
+    """As MLflow 3: changing one's own password needs ``current_password`` (checked, rate limited, and
+    different from the new one), except over HTTP Basic, whose header just proved it (so MLflow 2.x's
+    client, which never sends it, still works); admins changing another user's password need none."""
+    store, caller = _store(stores), _caller()
+    current = req.get("current_password")
+    if caller.username == req["username"] and (current is not None or caller.via != "basic"):
+        if not current:
+            raise InvalidParameterValue("current_password is required to change your own password.")
+        user = store.require_user(req["username"])
+        failures = stores.extras["auth_authority"].failures
+        keys = [f"user:{user.username}"]
+        failures.check(keys)
+        if not passwords.verify_password(user.password_hash, current):
+            failures.add(keys)
+            raise InvalidParameterValue("Current password does not match.")
+        if current == req["password"]:
+            raise InvalidParameterValue("The new password must differ from the current password.")
+    store.update_password(req["username"], req["password"])
     return {}
 
 
@@ -100,6 +119,57 @@ _grant_handlers("model", "name", "RegisteredModel", "registered_model_permission
 def current_user(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
     caller = _caller()
     return {"user": {"username": caller.username, "is_admin": caller.is_admin}}
+
+
+@_handler("GetCurrentMlflowUser")
+def current_mlflow_user(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    """MLflow 3's ``users/current``."""
+    caller = _caller()
+    builtin = stores.extras["auth_config"].authorization_function == BUILTIN_AUTHORIZATION
+    return {"user": {"id": caller.id, "username": caller.username, "is_admin": caller.is_admin},
+            "is_basic_auth": builtin}
+
+
+@_handler("ListMlflowUsers")
+def list_mlflow_users(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    """MLflow 3's ``users/list`` (admins only here); fluvial has no roles, so every ``roles`` is empty."""
+    return {"users": [{"id": u.id, "username": u.username, "is_admin": u.is_admin, "roles": []}
+                      for u in _store(stores).list_users()]}
+
+
+# MLflow 3's per-user grants: its DENY is MLflow 2.x's explicit NO_PERMISSIONS grant (which 3.x stopped
+# accepting); USE exists only in MLflow 3 (gateway resources) and is refused, as are wildcard grants.
+V3_PERMISSIONS = {"READ": "READ", "EDIT": "EDIT", "MANAGE": "MANAGE", "DENY": "NO_PERMISSIONS"}
+
+
+@_handler("GrantUserPermission")
+def grant_user_permission(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    kind, key = typed_resource(req["resource_type"], req["resource_id"])
+    permission = V3_PERMISSIONS.get(req["permission"])
+    if permission is None:
+        raise InvalidParameterValue(f"permission must be one of {', '.join(V3_PERMISSIONS)} (MLflow 3's USE "
+                                    "applies to gateway resources, which fluvial does not have).")
+    _store(stores).create_grant(kind, key, req["username"], permission)
+    return {}
+
+
+@_handler("RevokeUserPermission")
+def revoke_user_permission(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    kind, key = typed_resource(req["resource_type"], req["resource_id"])
+    _store(stores).delete_grant(kind, key, req["username"])
+    return {}
+
+
+@_handler("GetUserPermission")
+def get_user_permission(stores: Stores, req: dict[str, Any]) -> dict[str, Any]:
+    """The permission that decides (the grant, else ``default_permission``); ``allowed`` is MLflow 3's
+    "use" tier: EDIT or MANAGE (READ alone is not)."""
+    kind, key = typed_resource(req["resource_type"], req["resource_id"])
+    store = _store(stores)
+    granted = store.permission(kind, store.require_user(req["username"]).id, key)
+    name = ("DENY" if granted == "NO_PERMISSIONS" else granted) if granted is not None else \
+        stores.extras["auth_config"].default_permission
+    return {"allowed": name in ("EDIT", "MANAGE"), "permission": name}
 
 
 @_handler("ListUsers")

@@ -1,41 +1,47 @@
 """Who is calling (authentication) and may they (authorization), decided from the route's ``Access``.
 
 Credentials: HTTP Basic (MLflow's), ``Authorization: Bearer <token>`` (fluvial API tokens, what
-``MLFLOW_TRACKING_TOKEN`` sends) and the login page's session cookie. The password KDF runs only when a
-credential is first seen: a verified Basic credential is remembered for 5 minutes per worker, keyed by a
-SHA-256 of the header and the stored hash (so a password change invalidates it at once). Each request
-costs one indexed user lookup; grants are looked up per resource the request names.
+``MLFLOW_TRACKING_TOKEN`` sends) and the login page's session cookie.
 
-Failed logins are rate limited per username and per client address (per worker)."""
+What a request costs (``recent``): a credential seen within the last ``auth_cache_ttl_seconds`` (1 s
+unless the auth config says otherwise) is answered from per-worker memory, and so is a grant looked up
+within that time, so a busy client costs no auth query at all; a change made in the database (password,
+admin flag, deleted user, revoked token or grant) is seen by every worker within that time, at once by
+the worker that made it. Past that, one indexed user (or token) lookup and one grant lookup per
+resource. The password KDF runs only when a Basic credential (or a login) is first seen: its success is
+remembered for 5 minutes under a keyed hash (MAC) of the credential *and the stored hash*, so a password change
+needs the KDF (and the new password) again at once; so is a failure (the same wrong credential sent again
+is counted as a failed login without running the KDF again).
+
+Failed logins are limited per username and per client address across all workers (``limits``)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import contextvars
-import hashlib
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fluvial.exceptions import InvalidParameterValue, MlflowException, PermissionDenied
+from fluvial.exceptions import InvalidParameterValue, PermissionDenied
 from fluvial.server.auth import passwords
 from fluvial.server.auth.config import AuthConfig
+from fluvial.server.auth.limits import FailedLogins, TooManyFailures
+from fluvial.server.auth.recent import Keyed, Recent
 from fluvial.server.auth.resolve import ADMIN_ONLY, Resolver, Resource
 from fluvial.server.auth.store import AuthStore, UserRow
 from fluvial.server.config import Stores
 from fluvial.server.handlers.limits import MAX_LISTED_IDS
-from fluvial.wire.access import LEVELS, Access
+from fluvial.wire.access import LEVELS, TYPED, Access
 
+__all__ = ["CURRENT", "Authority", "Caller", "TooManyFailures", "cookie_value", "typed_resource"]
 RANKS = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
 NEEDED = {level: i + 1 for i, level in enumerate(LEVELS)}
 SESSION_COOKIE = "fluvial_session"
 VERIFIED_TTL_S = 300.0
-FAILURE_WINDOW_S = 300.0
 CURRENT: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("fluvial_auth_caller", default=None)
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -47,58 +53,36 @@ class Caller:
     session: str | None = None
 
 
-class TooManyFailures(MlflowException):
-    default_code = "REQUEST_LIMIT_EXCEEDED"
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many failed logins; retry in {retry_after} seconds.")
-        self.retry_after = retry_after
-
-
-class _Failures:
-    """Failed logins per key (``user:<name>``, ``ip:<address>``) in a sliding window."""
-
-    def __init__(self, per_user: int, per_client: int) -> None:
-        self.seen: dict[str, deque[float]] = {}
-        self.lock = threading.Lock()
-        self.per_user, self.per_client = max(per_user, 1), max(per_client, 1)
-
-    def _limit(self, key: str) -> int:
-        return self.per_user if key.startswith("user:") else self.per_client
-
-    def retry_after(self, keys: list[str]) -> int:
-        now = time.monotonic()
-        with self.lock:
-            worst = 0.0
-            for key in keys:
-                times = self.seen.get(key)
-                while times and now - times[0] > FAILURE_WINDOW_S:
-                    times.popleft()
-                if times is not None and len(times) >= self._limit(key):
-                    worst = max(worst, FAILURE_WINDOW_S - (now - times[0]))
-            return int(worst) + 1 if worst else 0
-
-    def add(self, keys: list[str]) -> None:
-        now = time.monotonic()
-        with self.lock:
-            if len(self.seen) > 100_000:
-                self.seen.clear()
-            for key in keys:
-                times = self.seen.setdefault(key, deque(maxlen=self._limit(key)))
-                times.append(now)
-
-
 class Authority:
     def __init__(self, config: AuthConfig, store: AuthStore, stores: Stores,
                  custom: Callable[[dict[str, str]], str | None] | None = None) -> None:
         self.config, self.store, self.stores, self.custom = config, store, stores, custom
         self.default_rank = RANKS[config.default_permission]
         self.resolver = Resolver(stores)
-        self.verified: dict[str, float] = {}
-        self.recent_headers: dict[str, float] = {}  # digests of Basic headers verified lately (no KDF ahead)
-        self.failures = _Failures(config.max_failed_logins_per_user, config.max_failed_logins_per_client)
+        self.keyed = Keyed()
+        ttl, size = config.auth_cache_ttl_s, config.auth_cache_max_size
+        self.callers = Recent(ttl, size)  # MAC(credential) -> Caller
+        self.grants = Recent(ttl, size)  # (kind, user id, resource) -> permission name or None
+        self.verified = Recent(VERIFIED_TTL_S, size)  # MAC(credential, username, stored hash): KDF passed
+        self.recent_headers = Recent(VERIFIED_TTL_S, size)  # MAC(Basic header) verified lately: no KDF ahead
+        self.rejected = Recent(VERIFIED_TTL_S, size)  # MAC(credential, username, stored hash): KDF said no
+        self.failures = FailedLogins(store, config.max_failed_logins_per_user, config.max_failed_logins_per_client)
 
     # ---- authentication -------------------------------------------------------------------------
+    def _credential_key(self, headers: Mapping[str, str]) -> bytes | None:
+        header = headers.get("authorization", "")
+        cookie = cookie_value(headers.get("cookie", ""), SESSION_COOKIE) if "cookie" in headers else None
+        if not header and not cookie:
+            return None
+        return self.keyed.digest("credential", header, cookie or "")
+
+    def remembered(self, headers: Mapping[str, str]) -> Caller | None:
+        """The caller when these credentials were accepted within the cache time (no query, no KDF)."""
+        if self.custom is not None:
+            return None
+        key = self._credential_key(headers)
+        return self.callers.get(key) if key is not None else None
+
     def may_need_kdf(self, headers: Mapping[str, str]) -> bool:
         """Whether authenticating these headers may run the password KDF (then: off the event loop)."""
         if self.custom is not None:
@@ -106,8 +90,7 @@ class Authority:
         header = headers.get("authorization", "")
         if header[:6].lower() != "basic ":
             return False
-        expires = self.recent_headers.get(hashlib.sha256(header.encode("latin-1", "replace")).hexdigest())
-        return expires is None or expires <= time.monotonic()
+        return self.keyed.digest("basic", header) not in self.recent_headers
 
     def authenticate(self, headers: Mapping[str, str], client: str = "") -> Caller | None:
         """The caller, or None (no or wrong credentials). Raises TooManyFailures."""
@@ -115,6 +98,17 @@ class Authority:
             username = self.custom(dict(headers))
             user = self.store.get_user(username) if isinstance(username, str) else None
             return Caller(user.id, user.username, user.is_admin, "custom") if user else None
+        key = self._credential_key(headers)
+        if key is None:
+            return None
+        caller = self.callers.get(key)
+        if caller is None:
+            caller = self._authenticate(headers, client)
+            if caller is not None:
+                self.callers.put(key, caller)
+        return caller  # type: ignore[no-any-return]
+
+    def _authenticate(self, headers: Mapping[str, str], client: str) -> Caller | None:
         header = headers.get("authorization", "")
         scheme, _, value = header.partition(" ")
         scheme = scheme.lower()
@@ -138,40 +132,52 @@ class Authority:
             return None
         user = self.store.get_user(username)
         if user is None:
-            self.failures.add([f"ip:{client}"])
+            self.unknown_user(client)
             return None
         if self.check_password(user, password, client, header):
             return Caller(user.id, user.username, user.is_admin, "basic")
         return None
 
+    def unknown_user(self, client: str) -> None:
+        """A login naming no user: counted against the client address (429 once at its limit)."""
+        keys = [f"ip:{client}"]
+        self.failures.check(keys)
+        self.failures.add(keys)
+
     def check_password(self, user: UserRow, password: str, client: str, header: str = "") -> bool:
-        key = hashlib.sha256(f"{header or password}\0{user.username}\0{user.password_hash}".encode(
-            "utf-8", "surrogatepass")).hexdigest()
-        now = time.monotonic()
-        expires = self.verified.get(key)
-        if expires is not None and expires > now:
+        """Whether ``password`` (sent as ``header``, when given) is the user's. Raises TooManyFailures."""
+        key = self.keyed.digest("verified", header or password, user.username, user.password_hash)
+        if key in self.verified:
             return True
         keys = [f"user:{user.username}", f"ip:{client}"]
-        wait = self.failures.retry_after(keys)
-        if wait:
-            raise TooManyFailures(wait)
-        if not passwords.verify_password(user.password_hash, password):
+        self.failures.check(keys)
+        rejected = self.keyed.digest("rejected", header or password, user.username, user.password_hash)
+        # the same wrong credential again (a misconfigured client): counted, but no second KDF run
+        if rejected in self.rejected or not passwords.verify_password(user.password_hash, password):
             self.failures.add(keys)
+            self.rejected.put(rejected, True)
+            if header:
+                self.recent_headers.pop(self.keyed.digest("basic", header))
             return False
-        if len(self.verified) > 10_000:
-            self.verified = {k: t for k, t in self.verified.items() if t > now}
-            self.recent_headers = {k: t for k, t in self.recent_headers.items() if t > now}
-        self.verified[key] = now + VERIFIED_TTL_S
+        self.verified.put(key, True)
         if header:
-            self.recent_headers[hashlib.sha256(header.encode("latin-1", "replace")).hexdigest()] = now + VERIFIED_TTL_S
+            self.recent_headers.put(self.keyed.digest("basic", header), True)
         return True
+
+    def forget(self) -> None:
+        """Drop this worker's remembered callers and grants (after a change through the API)."""
+        self.callers.clear()
+        self.grants.clear()
 
     # ---- authorization --------------------------------------------------------------------------
     def rank(self, caller: Caller, resource: Resource) -> int:
         kind, key = resource
         if kind == "admin":
             return 0
-        granted = self.store.permission(kind, caller.id, key)
+        granted = self.grants.get((kind, caller.id, key), _MISSING)
+        if granted is _MISSING:
+            granted = self.store.permission(kind, caller.id, key)
+            self.grants.put((kind, caller.id, key), granted)
         return RANKS.get(granted, 0) if granted is not None else self.default_rank
 
     def resources(self, access: Access, fields: Mapping[str, Any]) -> list[Resource]:
@@ -199,6 +205,8 @@ class Authority:
             return [r.artifact_path(value if value is not None else "")]
         if kind == "model_version_source":
             return [("model", value if isinstance(value, str) else "")]
+        if kind == "typed":
+            return [typed_resource(fields.get("resource_type"), value)]
         raise PermissionDenied("Permission denied.")  # unknown kind: never allow
 
     def require(self, caller: Caller, access: Access, fields: Mapping[str, Any]) -> None:
@@ -230,6 +238,18 @@ class Authority:
             return set(keys)
         grants = self.store.permissions(kind, caller.id, list(dict.fromkeys(keys)))
         return {k for k in keys if (RANKS.get(grants[k], 0) if k in grants else self.default_rank) >= 1}
+
+
+def typed_resource(resource_type: Any, resource_id: Any) -> Resource:
+    """The grant kind and key named by MLflow 3's ``resource_type``/``resource_id``; 400 for what fluvial
+    does not keep (MLflow 3's other resource types, wildcard grants: both need its roles)."""
+    if resource_type not in TYPED:
+        raise InvalidParameterValue(f"resource_type must be one of {', '.join(TYPED)}; fluvial keeps grants on "
+                                    "experiments and registered models only.")
+    if not isinstance(resource_id, str) or not resource_id or resource_id == "*":
+        raise InvalidParameterValue("resource_id must name one experiment id or registered model name "
+                                    "(wildcard grants need MLflow 3's roles, which fluvial does not have).")
+    return (TYPED[resource_type], resource_id)
 
 
 def _listed(value: Any) -> list[str]:

@@ -46,6 +46,17 @@ class User:
                    [RegisteredModelPermission.from_json(p) for p in d.get("registered_model_permissions", [])])
 
 
+@dataclass(frozen=True)
+class UserPermission:
+    """MLflow 3's ``GetUserPermissionResult``."""
+    allowed: bool
+    permission: str
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> UserPermission:
+        return cls(bool(d.get("allowed", False)), d["permission"])
+
+
 class AuthServiceClient:
     def __init__(self, tracking_uri: str) -> None:
         from fluvial.store.rest import RestClient
@@ -63,8 +74,11 @@ class AuthServiceClient:
     def get_user(self, username: str) -> User:
         return User.from_json(self._call("GetUser", username=username)["user"])
 
-    def update_user_password(self, username: str, password: str) -> None:
-        self._call("UpdateUserPassword", username=username, password=password)
+    def update_user_password(self, username: str, password: str, current_password: str | None = None) -> None:
+        """``current_password``: needed (as in MLflow 3) to change one's own password when signed in with
+        a token; over HTTP Basic the credentials already prove it."""
+        extra = {"current_password": current_password} if current_password is not None else {}
+        self._call("UpdateUserPassword", username=username, password=password, **extra)
 
     def update_user_admin(self, username: str, is_admin: bool) -> None:
         self._call("UpdateUserAdmin", username=username, is_admin=is_admin)
@@ -105,6 +119,19 @@ class AuthServiceClient:
 
     def delete_registered_model_permission(self, name: str, username: str) -> None:
         self._call("DeleteRegisteredModelPermission", name=name, username=username)
+
+    # MLflow 3's per-user grants: resource_type "experiment" or "registered_model"; READ, EDIT, MANAGE, DENY
+    def grant_user_permission(self, username: str, resource_type: str, resource_id: str, permission: str) -> None:
+        self._call("GrantUserPermission", username=username, resource_type=resource_type, resource_id=resource_id,
+                   permission=permission)
+
+    def revoke_user_permission(self, username: str, resource_type: str, resource_id: str) -> None:
+        self._call("RevokeUserPermission", username=username, resource_type=resource_type, resource_id=resource_id)
+
+    def get_user_permission(self, username: str, resource_type: str, resource_id: str) -> UserPermission:
+        """The permission that decides (the grant, else the server's default); ``allowed`` is EDIT or more."""
+        return UserPermission.from_json(self._call("GetUserPermission", username=username,
+                                                   resource_type=resource_type, resource_id=resource_id))
 
     # fluvial's own
     def current_user(self) -> dict[str, Any]:

@@ -14,6 +14,9 @@ from fluvial.exceptions import MlflowException
 
 BUILTIN_AUTHORIZATION = "mlflow.server.auth:authenticate_request_basic_auth"
 WEAK_DEFAULT_PASSWORD = "password1234"  # MLflow 2.x's shipped admin password: refused (GHSA-gq3w-7jj3-x7gr)
+# MLflow 3 keys that would change what is allowed: refused when set rather than ignored
+UNSUPPORTED = {"grant_default_workspace_access": "fluvial has no workspaces",
+               "read_database_uri": "fluvial reads and writes the auth database at database_uri"}
 REQUIRED = ("default_permission", "database_uri", "admin_username", "admin_password")
 
 
@@ -28,6 +31,10 @@ class AuthConfig:
     # fluvial's additions (optional keys of the same section)
     max_failed_logins_per_user: int = 10
     max_failed_logins_per_client: int = 100
+    # MLflow 3's keys, with a different default: how long a worker may answer from memory a credential
+    # and a grant it looked up (so database changes reach every worker within this time); 0 = never
+    auth_cache_ttl_s: float = 1.0
+    auth_cache_max_size: int = 10_000
 
 
 def config_path() -> Path:
@@ -67,9 +74,19 @@ def read_config(path: Path | None = None) -> AuthConfig:
             config,
             session_ttl_s=float(section.get("session_hours", "12")) * 3600.0,
             max_failed_logins_per_user=int(section.get("max_failed_logins_per_user", "10")),
-            max_failed_logins_per_client=int(section.get("max_failed_logins_per_client", "100")))
+            max_failed_logins_per_client=int(section.get("max_failed_logins_per_client", "100")),
+            auth_cache_ttl_s=float(section.get("auth_cache_ttl_seconds", "1")),
+            auth_cache_max_size=int(section.get("auth_cache_max_size", "10000")))
     except ValueError:
-        raise MlflowException(f"session_hours and max_failed_logins_per_* in {path} must be numbers.") from None
+        raise MlflowException(f"session_hours, max_failed_logins_per_* and auth_cache_* in {path} must be "
+                              "numbers.") from None
+    if not 0 <= config.auth_cache_ttl_s <= 3600 or config.auth_cache_max_size < 1:
+        raise MlflowException(f"auth_cache_ttl_seconds in {path} must be between 0 and 3600 and "
+                              "auth_cache_max_size at least 1.")
+    for key in UNSUPPORTED:
+        if section.get(key, "").strip().lower() not in ("", "false", "0", "no", "off"):
+            raise MlflowException(f"{key} in {path} is an MLflow 3 setting fluvial does not support "
+                                  f"({UNSUPPORTED[key]}); remove it.")
     if config.default_permission not in PERMISSIONS:
         raise MlflowException(f"default_permission in {path} must be one of {', '.join(PERMISSIONS)}; "
                               f"got {config.default_permission!r}.")

@@ -24,7 +24,7 @@ _DEFAULT_PAGE = {"experiments": 1000, "registered_models": 100, "model_versions"
 _KIND = {"experiments": "experiment", "registered_models": "model", "model_versions": "model"}
 _MAX_STORE_PAGES = 10_000
 _AUDIT_FIELDS = ("experiment_id", "run_id", "name", "version", "model_id", "alias", "key", "new_name", "username",
-                 "permission", "is_admin", "token_id")
+                 "permission", "is_admin", "token_id", "resource_type", "resource_id")
 _AUDITED = {"RenameRegisteredModel", "UpdateExperiment", "CreateToken", "RevokeToken"}
 
 
@@ -104,3 +104,6 @@ class Guard:
                 access.level in ("manage", "admin", "self") or name in _AUDITED):
             target = ", ".join(f"{k}={req[k]}" for k in _AUDIT_FIELDS if req.get(k) not in (None, ""))
             self.store.audit(caller.username, name, target)
+            self.authority.forget()  # grants, passwords, users, tokens: this worker sees the change at once
+        elif name in ("CreateExperiment", "CreateRegisteredModel"):
+            self.authority.forget()

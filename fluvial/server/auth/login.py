@@ -59,7 +59,7 @@ def routes(authority: Authority, prefix: str) -> list[GuardedRoute]:
             def verify() -> Any:
                 user = store.get_user(data["username"])
                 if user is None:
-                    authority.failures.add([f"ip:{client}"])
+                    authority.unknown_user(client)
                     raise Unauthenticated("Wrong username or password.")
                 if not authority.check_password(user, data["password"], client):
                     raise Unauthenticated("Wrong username or password.")
@@ -83,6 +83,7 @@ def routes(authority: Authority, prefix: str) -> list[GuardedRoute]:
         session = cookie_value(request.headers.get("cookie", ""), SESSION_COOKIE)
         if session:
             await run_in_threadpool(store.revoke_session, session)
+            authority.forget()
         response = Response(b"{}", media_type=adapter.JSON_TYPE, headers={"Cache-Control": "no-store"})
         response.headers["set-cookie"] = _session_cookie(request, "", 0)
         return response

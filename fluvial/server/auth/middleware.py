@@ -26,6 +26,8 @@ from fluvial.wire.access import Access
 UNAUTHENTICATED = ("You are not authenticated. Send HTTP Basic credentials (MLFLOW_TRACKING_USERNAME/"
                    "MLFLOW_TRACKING_PASSWORD), a bearer token (MLFLOW_TRACKING_TOKEN) or log in at /login.")
 
+_READ = frozenset((b"authorization", b"cookie", b"accept", b"sec-fetch-mode"))
+
 
 class AuthMiddleware:
     def __init__(self, rpc: RpcApp, authority: Authority, routes: Sequence[BaseRoute], prefix: str = "") -> None:
@@ -35,7 +37,7 @@ class AuthMiddleware:
 
     def _access(self, scope: Scope) -> tuple[Access | None, dict[str, Any], bool]:
         """(declared access, path parameters, whether the REST layer checks the resource)."""
-        found = self.rpc._route(scope["path"], scope["method"])
+        found = scope["fluvial.route"] = self.rpc._route(scope["path"], scope["method"])  # reused by RpcApp
         if found is not None and found[0] is not None:
             return found[0].access, {}, True
         # not in the REST table: the app's own routes (upload-artifact under /ajax-api/2.0/mlflow/ too)
@@ -79,12 +81,16 @@ class AuthMiddleware:
             finally:
                 CURRENT.reset(token)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if self.authority.custom is None:  # only what the built-in check and the 401 answer read
+            headers = {k.lower().decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k.lower() in _READ}
+        else:
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = (scope.get("client") or ("", 0))[0]
         try:
-            if self.authority.may_need_kdf(headers):
-                caller: Caller | None = await run_in_threadpool(self.authority.authenticate, headers, client)
-            else:  # a credential verified lately, a token or a session: two indexed lookups at most
+            caller = self.authority.remembered(headers)  # accepted within the cache time: no query
+            if caller is None and self.authority.may_need_kdf(headers):
+                caller = await run_in_threadpool(self.authority.authenticate, headers, client)
+            elif caller is None:  # a credential verified lately, a token or a session: one indexed lookup
                 caller = self.authority.authenticate(headers, client)
         except TooManyFailures as exc:
             await self._send(send, 429, exc.error_code, exc.message, [(b"retry-after", str(exc.retry_after).encode())])

@@ -1,6 +1,7 @@
 """The auth database on SQLAlchemy Core: MLflow's three tables (``users``, ``experiment_permissions``,
 ``registered_model_permissions``, Alembic revision ``8606fa83a998``), so an MLflow auth database opens
-here and the reverse, plus fluvial's own ``fluvial_tokens`` and ``fluvial_audit_log``.
+here and the reverse, plus fluvial's own ``fluvial_tokens``, ``fluvial_audit_log`` and
+``fluvial_login_failures``.
 
 Password hashes are written in werkzeug's ``scrypt:n:r:p$salt$hex`` format (see ``passwords``), which
 MLflow verifies too."""
@@ -73,6 +74,13 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("target", sa.String(1000)),
     sa.Column("detail", sa.String(1000)),
+)
+login_failures = sa.Table(  # shared by every worker and replica (see ``limits``)
+    "fluvial_login_failures", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(300), nullable=False),
+    sa.Column("time_ms", sa.BigInteger, nullable=False),
+    sa.Index("fluvial_login_failures_key_time", "key", "time_ms"),
 )
 GRANT_TABLES = {"experiment": (experiment_permissions, "experiment_id"), "model": (registered_model_permissions, "name")}
 
