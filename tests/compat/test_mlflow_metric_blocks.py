@@ -58,12 +58,17 @@ def test_mlflow_points_reach_the_summary(tmp_path: Path, monkeypatch) -> None:
             assert (got[1], got[2]) == (want[1], want[2]) and _key(got[0]) == _key(want[0]), kwargs
         return store.get_metric_history_reduced(run_id, "loss", max_points=40)[0]
 
+    check()  # from the raw points; the summaries build in the background
+    from fluvial.store.tracking.sql import metric_blocks_worker
+
+    assert metric_blocks_worker.wait_idle(60)
     check()
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql(f"SELECT count(*) FROM {mb.SETS}").scalar() == 2  # step and timestamp
     out = run_mlflow(WRITE, uri, run_id, cwd=tmp_path)
     assert out["logged"] == 405
     values = [p.value for p in check()]
+    assert metric_blocks_worker.wait_idle(60)
     # (MLflow stores +-inf as +-sys.float_info.max)
     assert {99.0, -50.0} <= set(values) and min(values) < -1e308 and max(values) > 1e308
     assert store.get_metric_history_reduced(run_id, "loss", max_points=40)[2] == 3000 + 405

@@ -8,6 +8,8 @@ give many levels on a few hundred points."""
 from __future__ import annotations
 
 import math
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +20,7 @@ from fluvial.entities import Metric
 from fluvial.store.tracking.base import TrackingStore
 from fluvial.store.tracking.sql import metric_blocks as mb
 from fluvial.store.tracking.sql import metric_blocks_read as mbr
+from fluvial.store.tracking.sql import metric_blocks_worker as worker
 
 VALUES = st.one_of(st.sampled_from([0.0, 1.0, -1.0, math.nan, math.inf, -math.inf, 2.5]),
                    st.floats(-5, 5, allow_nan=False).map(lambda v: round(v, 1)))
@@ -54,6 +57,25 @@ def _summarized(store, run_id) -> set[int]:
     return {r[0] for r in rows}
 
 
+def _built(store, run_id, axes: set[int]) -> None:
+    """Wait (bounded) until the background builds of ``axes`` are done, polling the block sets."""
+    deadline = time.monotonic() + 60
+    while True:
+        with store.engine.connect() as conn:
+            rows = conn.execute(sa.text(f"SELECT axis FROM {mb.SETS} WHERE run_uuid = :r AND building_since IS NULL"),
+                                {"r": run_id}).all() if mb.tables_exist(conn) else []
+        if axes <= {r[0] for r in rows}:
+            return
+        assert time.monotonic() < deadline, "the background summary build did not finish within 60 s"
+        worker.wait_idle(0.2)
+
+
+@pytest.fixture(autouse=True)
+def _no_build_left():
+    yield
+    assert worker.wait_idle(60)  # no build outlives its test (and its database)
+
+
 @pytest.fixture
 def tiny_blocks(monkeypatch):
     def configure(per_block: int, fan: int) -> None:
@@ -74,12 +96,14 @@ def test_summary_matches_generic_reducer(sql_store, tiny_blocks, first, appended
     run_id = sql_store.create_run("0", "alice", 1_700_000_000_000, [], "blocks").info.run_id
     sql_store.log_batch(run_id, _metrics(first), [], [])
     queries = [("step", None, None, 2), ("timestamp", None, None, 2), *queries]
-    _check(sql_store, run_id, queries)
-    assert _summarized(sql_store, run_id) == {0, 1}  # both axes answered from summaries
+    _check(sql_store, run_id, queries)  # from the raw points while the summaries build in the background
+    _built(sql_store, run_id, {0, 1})
+    _check(sql_store, run_id, queries)  # from the summaries
     # appends (new steps, duplicate steps, points inside and before the range): blocks refresh
     sql_store.log_batch(run_id, _metrics(appended), [], [])
     sql_store.log_metric(run_id, Metric("m", math.nan, 1_000, 10**6))
     _check(sql_store, run_id, queries)
+    assert worker.wait_idle(60)  # a rebuild (the series grew 4x) ends before the next example's settings
 
 
 def test_summary_follows_deletes_and_updates(sql_store, tiny_blocks):
@@ -91,11 +115,15 @@ def test_summary_follows_deletes_and_updates(sql_store, tiny_blocks):
     sql_store.log_batch(run_id, [Metric("m", float(i % 7) - (i == 50) * 100, 1_000 + i, i) for i in range(200)], [], [])
     queries = [("step", None, None, 10), ("timestamp", 20, 180, 6)]
     _check(sql_store, run_id, queries)
+    _built(sql_store, run_id, {0, 1})
     with sql_store.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM metrics WHERE run_uuid = :r AND step BETWEEN 40 AND 60"), {"r": run_id})
     _check(sql_store, run_id, queries)
+    _built(sql_store, run_id, {0, 1})
     with sql_store.engine.begin() as conn:
         conn.execute(sa.text("UPDATE metrics SET value = 1000 WHERE run_uuid = :r AND step = 120"), {"r": run_id})
+    _check(sql_store, run_id, queries)
+    _built(sql_store, run_id, {0, 1})
     _check(sql_store, run_id, queries)
     got, _, _ = sql_store.get_metric_history_reduced(run_id, "m", max_points=10)
     assert 1000.0 in [p.value for p in got] and -94.0 not in [p.value for p in got]
@@ -138,14 +166,35 @@ def test_summary_being_built_elsewhere(sql_store, tiny_blocks):
     run_id = sql_store.create_run("0", "alice", 1_700_000_000_000, [], "building").info.run_id
     sql_store.log_batch(run_id, [Metric("m", float(i % 11), 1_000 + i, i) for i in range(400)], [], [])
     queries = [("step", None, None, 20)]
-    _check(sql_store, run_id, queries)  # builds
-    import time
-
+    _check(sql_store, run_id, queries)  # starts the build
+    _built(sql_store, run_id, {0})
     for since, rebuilt in ((int(time.time()), False), (int(time.time()) - 3600, True)):
         with sql_store.engine.begin() as conn:
             conn.execute(sa.text(f"UPDATE {mb.SETS} SET building_since = :t WHERE run_uuid = :r"), {"t": since, "r": run_id})
         _check(sql_store, run_id, queries)
+        assert worker.wait_idle(60)
         with sql_store.engine.connect() as conn:
             left = conn.execute(sa.text(f"SELECT building_since FROM {mb.SETS} WHERE run_uuid = :r AND axis = 0"),
                                 {"r": run_id}).scalar()
         assert (left is None) == rebuilt
+
+
+def test_first_read_answers_from_raw_points(sql_store, tiny_blocks, monkeypatch):
+    """The read that finds no summary answers from the raw points and leaves the build to the
+    background thread; once built, reads use the summary and no longer touch the raw reducer."""
+    if sql_store.engine.dialect.name not in mb.DIALECTS:
+        pytest.skip("MySQL reduces from the raw points (no summaries)")
+    tiny_blocks(3, 4)
+    run_id = sql_store.create_run("0", "alice", 1_700_000_000_000, [], "first").info.run_id
+    sql_store.log_batch(run_id, [Metric("m", math.sin(i / 7), 1_000 + i, i) for i in range(500)], [], [])
+    raw_calls: list[str] = []
+    build_threads: list[str] = []
+    raw, build = mbr.history.reduced, mb.build
+    monkeypatch.setattr(mbr.history, "reduced", lambda *a: raw_calls.append(a[3]) or raw(*a))
+    monkeypatch.setattr(mb, "build", lambda *a: build_threads.append(threading.current_thread().name) or build(*a))
+    _check(sql_store, run_id, [("step", None, None, 20)])
+    assert raw_calls == ["step"]  # answered from the raw points
+    _built(sql_store, run_id, {0})
+    assert build_threads == ["fluvial-metric-blocks"]  # never in the request's thread
+    _check(sql_store, run_id, [("step", None, None, 20), ("step", 100, 300, 9)])
+    assert raw_calls == ["step"]  # the summary answered

@@ -9,7 +9,8 @@ lowest and highest point (NaN aside; ties go to the first point in x order, as i
 (``metric_blocks_read.py``) covers each bucket with the largest whole blocks inside it and reads raw
 points only for the pieces at the bucket edges that no block fits in.
 
-Summaries are built lazily, on the first reduced read of a long series, and kept right without any
+Summaries are built lazily, in the background after the first reduced read of a long series (which
+answers from the raw points, ``metric_blocks_worker.py``), and kept right without any
 work on the logging path: on SQLite every inserted row gets a rowid above the summary's watermark (the
 largest rowid when it was last refreshed), so the reader finds new points with one rowid range scan and
 refreshes only the blocks they fall in; deletes and updates of ``metrics`` (rare: ``gc``) bump a

@@ -171,7 +171,10 @@ def reduced(conn: sa.Connection, run_id: str, key: str, x_axis: str, start: floa
 def reduce(engine: sa.Engine, run_id: str, key: str, x_axis: str, start: float | None, end: float | None,
            max_points: int) -> Answer:
     """``SqlTrackingStore.get_metric_history_reduced``: from the summary when the series is long
-    (refreshing it first when stale), else from the raw points (``history.reduced``)."""
+    (refreshing the blocks that new points fall in first), else from the raw points
+    (``history.reduced``). A missing summary, or one that must be rebuilt, is built in the background
+    (``metric_blocks_worker``) while this request answers from the raw points."""
+    from fluvial.store.tracking.sql import metric_blocks_worker
     from fluvial.store.tracking.sql.engine import read_connection, write_transaction
 
     check_arguments(x_axis, start, end, max_points)
@@ -184,6 +187,9 @@ def reduce(engine: sa.Engine, run_id: str, key: str, x_axis: str, start: float |
                 return answer
         with write_transaction(engine) as conn:
             done = mb.refresh(conn, run_id, key, x_axis)
-        if not done:
-            mb.build(engine, run_id, key, x_axis)
+        if not done:  # answer first: the build would compete with it for the GIL and the disk
+            with read_connection(engine) as conn:
+                raw = history.reduced(conn, run_id, key, x_axis, start, end, max_points)
+            metric_blocks_worker.submit(engine, run_id, key, x_axis)
+            return raw
     raise AssertionError("unreachable")
