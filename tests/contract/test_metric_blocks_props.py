@@ -83,6 +83,7 @@ def tiny_blocks(monkeypatch):
         monkeypatch.setattr(mb, "POINTS_PER_BLOCK", per_block)
         monkeypatch.setattr(mb, "FAN", fan)
         monkeypatch.setattr(mbr, "CHUNK", 7)  # several VALUES statements per answer
+        monkeypatch.setattr(mb, "LEVEL0_CHUNK", 5)  # several aggregate statements per build
     return configure
 
 

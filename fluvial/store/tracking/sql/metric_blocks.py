@@ -35,6 +35,7 @@ from fluvial.store.tracking.sql import schema as s
 FAN = 4
 POINTS_PER_BLOCK = 16
 SUMMARY_FROM = 20_000  # a series with fewer points is reduced from its raw points (fast enough)
+LEVEL0_CHUNK = 8_192  # level-0 blocks per aggregate statement of a build (about 130,000 points)
 REBUILD_GROWTH = 4  # a series that grew this many times since its build is rebuilt (new block size)
 AXES = {"step": 0, "timestamp": 1}
 SETS, BLOCKS, DIRTY, GENERATION = (
@@ -170,55 +171,41 @@ def driver_sql(conn: sa.Connection, sql: str) -> str:
     return sql if conn.dialect.name == "sqlite" else sql.replace("?", "%s")
 
 
-def _points(conn: sa.Connection, run_id: str, key: str, x_axis: str, x_lo: int, x_hi: int) -> Iterator[Any]:
-    """The raw (x, other, is_nan, value) points with ``x_lo <= x <= x_hi`` in x order, streamed in
-    chunks (SQLite's cursor streams by itself; PostgreSQL gets a server-side cursor)."""
-    other = "timestamp" if x_axis == "step" else "step"
-    sql = (f"SELECT {x_axis}, {other}, is_nan, value FROM metrics WHERE run_uuid = ? AND key = ? "
-           f"AND {x_axis} BETWEEN ? AND ? ORDER BY {x_axis}, {other}, is_nan, value")
-    if conn.dialect.name == "sqlite":
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql, (run_id, key, x_lo, x_hi))
-            while part := cursor.fetchmany(20_000):
-                yield part
-        finally:
-            cursor.close()
-        return
-    result = conn.exec_driver_sql(driver_sql(conn, sql), (run_id, key, x_lo, x_hi),
-                                  execution_options={"stream_results": True, "max_row_buffer": 20_000})
-    yield from result.partitions(20_000)
-
-
 def _level0(conn: sa.Connection, run_id: str, key: str, x_axis: str, base: int, b_from: int,
             b_to: int) -> Iterator[list[Any]]:
-    """Level-0 block rows for blocks ``b_from..b_to``: one streamed pass over the raw points in x order
-    (flat memory; ties keep the first point, NaN only stands in for a block of nothing else)."""
-    end = None
-    n = first = last = 0
-    lo: Any = None
-    hi: Any = None
-    nan_first: Any = None
-    for part in _points(conn, run_id, key, x_axis, b_from * base, (b_to + 1) * base - 1):
-        for x, o, nan, v in part:
-            if end is None or x > end:
-                if end is not None:
-                    yield [0, first // base, n, first, last, *(lo or nan_first), *(hi or nan_first)]
-                end = (x // base + 1) * base - 1
-                n, first, lo, hi, nan_first = 0, x, None, None, None
-            n += 1
-            last = x
-            if nan:
-                if nan_first is None:
-                    nan_first = (x, o, 1, 0.0)
-            elif lo is None:
-                lo = hi = (x, o, 0, v)
-            elif v < lo[3]:
-                lo = (x, o, 0, v)
-            elif v > hi[3]:
-                hi = (x, o, 0, v)
-    if end is not None:
-        yield [0, first // base, n, first, last, *(lo or nan_first), *(hi or nan_first)]
+    """Level-0 block rows for blocks ``b_from..b_to`` in block order, ``LEVEL0_CHUNK`` blocks per
+    statement: the database groups the points by block (count, first and last x, lowest and highest
+    value, NaN aside) and returns only the rows holding a block's extreme value (every row of a block of
+    only NaN); of those the first in (x, other) order wins, as in ``fluvial.search.downsample``."""
+    other = "timestamp" if x_axis == "step" else "step"
+    sql = driver_sql(conn, (
+        f"WITH e AS (SELECT ({x_axis} - ?) / ? AS b, count(*) AS n, min({x_axis}) AS xf, max({x_axis}) AS xl, "
+        "min(CASE WHEN is_nan THEN NULL ELSE value END) AS vmin, max(CASE WHEN is_nan THEN NULL ELSE value END) AS vmax "
+        f"FROM metrics WHERE run_uuid = ? AND key = ? AND {x_axis} BETWEEN ? AND ? GROUP BY 1) "
+        f"SELECT e.b, e.n, e.xf, e.xl, e.vmin, e.vmax, m.{x_axis}, m.{other}, m.value FROM metrics m "
+        f"JOIN e ON e.b = (m.{x_axis} - ?) / ? WHERE m.run_uuid = ? AND m.key = ? AND m.{x_axis} BETWEEN ? AND ? "
+        "AND (e.vmin IS NULL OR (m.is_nan = ? AND (m.value = e.vmin OR m.value = e.vmax)))"))
+    for c_from in range(b_from, b_to + 1, LEVEL0_CHUNK):
+        c_to = min(b_to, c_from + LEVEL0_CHUNK - 1)
+        x_lo, x_hi = c_from * base, (c_to + 1) * base - 1  # x - x_lo >= 0: the division is the floor
+        where = (run_id, key, x_lo, x_hi)
+        blocks: dict[int, list[Any]] = {}
+        for b, n, xf, xl, vmin, vmax, x, o, v in conn.exec_driver_sql(
+                sql, (x_lo, base, *where, x_lo, base, *where, False)):
+            slot = blocks.get(b)
+            if slot is None:
+                slot = blocks[b] = [n, xf, xl, None, None]
+            if vmin is None:  # only NaN: its first point stands in both slots
+                if slot[3] is None or (x, o) < slot[3][:2]:
+                    slot[3] = slot[4] = (x, o, 1, 0.0)
+                continue
+            if v == vmin and (slot[3] is None or (x, o) < slot[3][:2]):
+                slot[3] = (x, o, 0, v)
+            if v == vmax and (slot[4] is None or (x, o) < slot[4][:2]):
+                slot[4] = (x, o, 0, v)
+        for b in sorted(blocks):
+            n, xf, xl, lo, hi = blocks[b]
+            yield [0, c_from + b, n, xf, xl, *lo, *hi]
 
 
 def _store_blocks(conn: sa.Connection, series: dict[str, Any], level: int, b_from: int, b_to: int,
