@@ -21,6 +21,7 @@ from fluvial.store.tracking.sql import schema as s
 # from this many points per bucket, one index-range aggregate per bucket beats one grouped pass (whose
 # sort grows with the points): at 100k points in 500 buckets grouped wins, at 10M ranges win 4x
 STEP_RANGES_FROM = 2_000
+INT64 = 2**63  # SQL integers are signed 64-bit
 _HISTORY_ORDER = ("step", "timestamp", "is_nan", "value")
 
 
@@ -102,11 +103,13 @@ def reduced(
     x = m.c[x_axis]
     other = m.c["timestamp" if x_axis == "step" else "step"]
     lo_bound, hi_bound = integer_bounds(start, end)
+    if (lo_bound is not None and lo_bound >= INT64) or (hi_bound is not None and hi_bound < -INT64):
+        return [], False, 0  # no 64-bit x lies in range
     where = [m.c.run_uuid == run_id, m.c.key == metric_key]
     if lo_bound is not None:
-        where.append(x >= lo_bound)
+        where.append(x >= max(lo_bound, -INT64))  # SQL integers are 64-bit; the buckets keep the bounds
     if hi_bound is not None:
-        where.append(x <= hi_bound)
+        where.append(x <= min(hi_bound, INT64 - 1))
     total, x_min, x_max = conn.execute(sa.select(sa.func.count(), sa.func.min(x), sa.func.max(x)).where(*where)).one()
     cols = (m.c.key, m.c.value, m.c.timestamp, m.c.step, m.c.is_nan)
     in_order = (x, other, m.c.is_nan, m.c.value)
@@ -117,9 +120,16 @@ def reduced(
     hi = hi_bound if hi_bound is not None else int(x_max)
     width = bucket_width(lo, hi, max_points // 2)
     buckets = (hi - lo) // width + 1
+    # the same bucket boundaries from the first bucket holding a point (bounds like -1e30 overflow SQL)
+    first = lo + (int(x_min) - lo) // width * width
+    occupied = (int(x_max) - first) // width + 1
     if x_axis == "step" and total >= STEP_RANGES_FROM * buckets:
-        return _step_bucket_extremes(conn, where, lo, width, buckets), True, int(total)
-    return _bucket_extremes(conn, where, x_axis, lo, width), True, int(total)
+        return _step_bucket_extremes(conn, where, first, width, occupied), True, int(total)
+    if width < INT64 and int(x_max) - first < INT64:
+        bucket = (x - first) // width  # integer division of a non-negative integer: the floor everywhere
+    else:  # a width beyond 64 bits: the points fall in at most two buckets
+        bucket = sa.case((x >= min(first + width, INT64 - 1), 1), else_=0)
+    return _bucket_extremes(conn, where, x_axis, bucket), True, int(total)
 
 
 def _step_bucket_extremes(conn: sa.Connection, where: list[Any], lo: int, width: int, buckets: int) -> list[Metric]:
@@ -132,7 +142,7 @@ def _step_bucket_extremes(conn: sa.Connection, where: list[Any], lo: int, width:
     first = lo
     chosen: dict[tuple[Any, ...], Any] = {}
     for _ in range(buckets):
-        in_bucket = [*where, m.c.step >= first, m.c.step <= first + width - 1]
+        in_bucket = [*where, m.c.step >= max(first, -INT64), m.c.step <= min(first + width - 1, INT64 - 1)]
         first += width
         count, vmin, vmax = conn.execute(
             sa.select(sa.func.count(), sa.func.min(number), sa.func.max(number)).where(*in_bucket)).one()
@@ -147,12 +157,11 @@ def _step_bucket_extremes(conn: sa.Connection, where: list[Any], lo: int, width:
     return [_point(chosen[k]) for k in sorted(chosen)]
 
 
-def _bucket_extremes(conn: sa.Connection, where: list[Any], x_axis: str, lo: int, width: int) -> list[Metric]:
+def _bucket_extremes(conn: sa.Connection, where: list[Any], x_axis: str, bucket: Any) -> list[Metric]:
     """Each bucket's lowest and highest point, in two grouped passes instead of two window sorts: the
     database computes each bucket's min and max value (NaN aside), then streams only the rows that hold
     one of them (or every row of an all-NaN bucket); the first of those in (x, other) order wins."""
     m = s.metrics
-    bucket = (m.c[x_axis] - lo) // width  # integer division of a non-negative integer: the floor everywhere
     number = sa.case((m.c.is_nan, sa.null()), else_=m.c.value)
     extremes = (
         sa.select(bucket.label("b"), sa.func.min(number).label("vmin"), sa.func.max(number).label("vmax"))

@@ -42,6 +42,7 @@ from fluvial.search import parse_filter
 from fluvial.search.paging import decode_any_token, decode_page_token, encode_page_token, validate_max_results
 from fluvial.store.tracking.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 from fluvial.store.tracking.sql import history, hot, loading, migrations, run_count, runs_page
+from fluvial.store.tracking.sql import metric_blocks_read as summaries
 from fluvial.store.tracking.sql import schema as s
 from fluvial.store.tracking.sql.engine import (
     get_engine,
@@ -661,7 +662,7 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
     ) -> tuple[list[Metric], bool, int]:
         with read_connection(self.engine) as conn:
             self._run_row(conn, run_id)
-            return history.reduced(conn, run_id, metric_key, x_axis, start, end, max_points)
+        return summaries.reduce(self.engine, run_id, metric_key, x_axis, start, end, max_points)
 
     def record_logged_model(self, run_id: str, model_dict: dict) -> None:
         t = s.tags
