@@ -17,6 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _serve import Server, fluvial_server
+from _ui import client_for
 
 CHROMIUM = os.environ.get("FLUVIAL_TEST_CHROMIUM", "/usr/bin/chromium")
 OPTIONAL_PROBES = ("/ajax-api/2.0/fluvial/users/current",)
@@ -79,16 +80,3 @@ def seeded(ui_server: Server) -> dict[str, Any]:
     from _seed import seed
 
     return seed(client_for(ui_server))
-
-
-def open_page(page: Any, route: str) -> Any:
-    """Open ``#/route`` and wait until the page rendered something other than "Loading…"."""
-    page.goto("/#/" + route.lstrip("#/"))
-    page.wait_for_selector("main .page")
-    return page
-
-
-def client_for(server: Server) -> Any:
-    from fluvial.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=server.url, registry_uri=server.url)

@@ -7,7 +7,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from conftest import client_for
+from _ui import client_for
 
 
 def _hash(page: Any) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from conftest import client_for, open_page
+from _ui import client_for, open_page
 
 from fluvial.entities import Metric
 

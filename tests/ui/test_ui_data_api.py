@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import pytest
 from _serve import fluvial_server
-from conftest import client_for
+from _ui import client_for
 
 UI = "/ajax-api/2.0/fluvial/ui"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import client_for, open_page
+from _ui import client_for, open_page
 
 from fluvial.entities import ViewType
 

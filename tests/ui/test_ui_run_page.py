@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import client_for, open_page
+from _ui import client_for, open_page
 
 
 def test_overview_params_metrics(page: Any, seeded: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import client_for, open_page
+from _ui import client_for, open_page
 
 MANY = 700
 
