@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import sys
@@ -14,6 +15,8 @@ from fluvial.models.model import MLMODEL_FILE_NAME, Model, model_file
 from fluvial.pyfunc.pickling import fluvial_module_for
 
 FLAVOR_NAME = "python_function"
+MODEL_CONFIG_KEY = "config"  # the pyfunc flavor's saved model_config
+INFERENCE_CONFIG_ENV = "MLFLOW_PYFUNC_INFERENCE_CONFIG"  # JSON overrides of it at load, as in MLflow
 _logger = logging.getLogger(__name__)
 
 
@@ -153,7 +156,9 @@ def load_model(
         if code_dir not in sys.path:
             sys.path.insert(0, code_dir)
     data_path = model_file(local, conf["data"]) if conf.get("data") else local
-    config = _model_config(model_config)
+    config = _overridden_config(conf.get(MODEL_CONFIG_KEY), _model_config(model_config))
+    if config:
+        conf[MODEL_CONFIG_KEY] = config  # PyFuncModel.model_config shows what the model got, as in MLflow
     try:
         module = import_loader(loader)
         impl = module._load_pyfunc(data_path, config) if config else module._load_pyfunc(data_path)
@@ -199,6 +204,42 @@ def _model_config(config: dict[str, Any] | str | None) -> dict[str, Any] | None:
     if not isinstance(loaded, dict):
         raise MlflowException(f"model_config file {config} must hold a mapping")
     return loaded
+
+
+def _overridden_config(saved: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The config a loader gets, by MLflow's rule: the model's saved ``config`` (its pyfunc flavor's), with
+    the values of ``MLFLOW_PYFUNC_INFERENCE_CONFIG`` (a JSON object) and then ``model_config`` given at load
+    for the keys it already has. Other keys, or any key for a model saved without a config, are dropped
+    with a warning naming them (the model was not saved to take them)."""
+    overrides: dict[str, Any] = {}
+    if env := os.environ.get(INFERENCE_CONFIG_ENV):
+        try:
+            parsed = json.loads(env)
+        except ValueError as exc:
+            raise MlflowException.invalid_parameter_value(
+                f"{INFERENCE_CONFIG_ENV} must hold a JSON object; it does not parse: {exc}"
+            ) from None
+        if not isinstance(parsed, dict):
+            raise MlflowException.invalid_parameter_value(
+                f"{INFERENCE_CONFIG_ENV} must hold a JSON object, not {type(parsed).__name__}"
+            )
+        overrides.update(parsed)
+    overrides.update(given or {})
+    if not overrides:
+        return saved
+    if not saved:
+        _logger.warning(
+            "model_config key(s) %s were ignored: the model's python_function flavor takes no configuration "
+            "(save or log it with model_config to allow them).", ", ".join(sorted(overrides)),
+        )
+        return None
+    ignored = sorted(set(overrides) - set(saved))
+    if ignored:
+        _logger.warning(
+            "model_config key(s) %s were ignored: they are not in the model's saved config (its keys: %s); "
+            "save or log the model with model_config holding them.", ", ".join(ignored), ", ".join(sorted(saved)),
+        )
+    return {**saved, **{k: v for k, v in overrides.items() if k in saved}}
 
 
 def _warn_python_version(saved: str | None) -> None:

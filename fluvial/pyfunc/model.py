@@ -147,8 +147,8 @@ def _load_pyfunc(model_path: str, model_config: dict[str, Any] | None = None) ->
     artifacts = {
         name: model_file(model_dir, entry["path"]) for name, entry in (conf.get("artifacts") or {}).items()
     }
-    config = dict(conf.get("config") or {})
-    config.update(model_config or {})
+    # pyfunc.load_model hands over the saved config with its overrides applied (MLflow's rule)
+    config = dict(model_config if model_config is not None else conf.get("config") or {})
     context = PythonModelContext(artifacts, config)
     if hasattr(python_model, "load_context"):
         python_model.load_context(context)

@@ -42,6 +42,50 @@ def test_python_model_with_artifacts_config_and_params(tmp_path, tracking_uri):
     assert run.info.run_id == meta["run_id"]
 
 
+class Configured(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        self.config = dict(context.model_config)
+
+    def predict(self, context, model_input, params=None):
+        return model_input["x"] * self.config.get("scale", 1) + self.config.get("shift", 0)
+
+
+def test_model_config_at_load_overrides_only_saved_keys_as_mlflow(tmp_path, monkeypatch, caplog):
+    """MLflow's rule: the saved config, then MLFLOW_PYFUNC_INFERENCE_CONFIG, then model_config given at load,
+    each only for keys the saved config has; the rest are dropped with a warning naming them."""
+    df = pd.DataFrame({"x": [1.0, 2.0]})
+    mlflow.pyfunc.save_model(tmp_path / "m", python_model=Configured(), model_config={"scale": 2, "shift": 0})
+    loaded = mlflow.pyfunc.load_model(str(tmp_path / "m"), model_config={"shift": 1, "unknown": 5})
+    assert loaded.model_config == {"scale": 2, "shift": 1}
+    assert list(loaded.predict(df)) == [3.0, 5.0]
+    assert "unknown" in caplog.text and "ignored" in caplog.text
+    (tmp_path / "over.yml").write_text("scale: 10\n")
+    assert list(mlflow.pyfunc.load_model(str(tmp_path / "m"), model_config=str(tmp_path / "over.yml")).predict(df)) == [10.0, 20.0]
+
+    monkeypatch.setenv("MLFLOW_PYFUNC_INFERENCE_CONFIG", '{"scale": 3, "shift": 2}')
+    assert list(mlflow.pyfunc.load_model(str(tmp_path / "m")).predict(df)) == [5.0, 8.0]
+    # a key given at load beats the environment's
+    assert list(mlflow.pyfunc.load_model(str(tmp_path / "m"), model_config={"scale": 4}).predict(df)) == [6.0, 10.0]
+    for bad in ("{not json", "[1, 2]"):
+        monkeypatch.setenv("MLFLOW_PYFUNC_INFERENCE_CONFIG", bad)
+        with pytest.raises(InvalidParameterValue, match="MLFLOW_PYFUNC_INFERENCE_CONFIG"):
+            mlflow.pyfunc.load_model(str(tmp_path / "m"))
+
+
+def test_model_config_for_a_model_saved_without_one_warns_and_is_dropped(tmp_path, caplog):
+    from sklearn.linear_model import LinearRegression
+
+    df = pd.DataFrame({"x": [1.0, 2.0]})
+    mlflow.pyfunc.save_model(tmp_path / "plain", python_model=Configured())
+    loaded = mlflow.pyfunc.load_model(str(tmp_path / "plain"), model_config={"scale": 3})
+    assert loaded.model_config == {} and list(loaded.predict(df)) == [1.0, 2.0]
+    assert "scale" in caplog.text and "takes no configuration" in caplog.text
+    caplog.clear()
+    mlflow.sklearn.save_model(LinearRegression().fit(df, [2.0, 4.0]), tmp_path / "sk")
+    assert list(mlflow.pyfunc.load_model(str(tmp_path / "sk"), model_config={"n_jobs": 2}).predict(df)) == pytest.approx([2.0, 4.0])
+    assert "n_jobs" in caplog.text and "takes no configuration" in caplog.text
+
+
 def test_code_paths_travel_with_the_model(tmp_path, monkeypatch):
     code = tmp_path / "src"
     code.mkdir()

@@ -160,7 +160,7 @@ def models(tmp_path_factory):
         inputs=Schema([ColSpec("double", "a")]), outputs=Schema([ColSpec("double")]),
         params=ParamSchema([ParamSpec("scale", "double", 1.0), ParamSpec("shift", "long", 0)]),
     ))
-    save("echo", custom.Echo())
+    save("echo", custom.Echo(), model_config={"offset": 0, "load_log": ""})  # keys spark_udf may override
     save("shapes", custom.Shapes(), signature=ModelSignature(
         inputs=Schema([ColSpec("double", "a")]), params=ParamSchema([ParamSpec("kind", "string", "matrix")]),
     ))

@@ -332,8 +332,9 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Trans
     """The pyfunc loader (``loader_module: mlflow.transformers``); ``path`` is the model directory."""
     model_dir, conf = flavor_conf(path, FLAVOR_NAME)
     meta = Model.load(model_dir)
-    # the saved config, with the keys given at load time overriding it (as MLflow merges them)
-    model_config = {**(meta.flavors.get("python_function", {}).get("config") or {}), **(model_config or {})}
+    # pyfunc.load_model hands over the saved config with its overrides applied (MLflow's rule)
+    if model_config is None:
+        model_config = dict(meta.flavors.get("python_function", {}).get("config") or {})
     old_config = os.path.join(model_dir, COMPONENTS_DIR, INFERENCE_CONFIG_FILE)  # where MLflow looks for it
     if os.path.exists(old_config):
         with open(old_config) as f:

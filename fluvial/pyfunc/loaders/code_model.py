@@ -25,9 +25,8 @@ def load_code_model(model_dir: str, model_config: dict[str, Any] | None = None) 
     path = model_file(model_dir, os.path.basename(str(saved_as).replace("\\", "/")))
     if not os.path.isfile(path):
         raise MlflowException(f"The model's code file {os.path.basename(path)} is missing from {model_dir}")
-    config = conf.get("config")
-    if model_config:
-        config = {**(config or {}), **model_config}
+    # pyfunc.load_model hands over the saved config with its overrides applied (MLflow's rule)
+    config = model_config if model_config is not None else conf.get("config")
     model = run_model_file(path, config)
     artifacts = {name: model_file(model_dir, entry["path"]) for name, entry in (conf.get("artifacts") or {}).items()}
     return model, PythonModelContext(artifacts, config if isinstance(config, dict) else None)
