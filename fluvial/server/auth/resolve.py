@@ -9,6 +9,7 @@ location, a logged model's experiment) are cached per worker."""
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -23,20 +24,26 @@ _CACHE_SIZE = 20_000
 
 
 class _Lru:
+    """A bounded map, least recently used out first; shared by a worker's request threads, so every
+    operation holds the lock (a get's move_to_end could otherwise meet another thread's eviction)."""
+
     def __init__(self, size: int = _CACHE_SIZE) -> None:
         self.data: OrderedDict[str, Any] = OrderedDict()
         self.size = size
+        self.lock = threading.Lock()
 
     def get(self, key: str) -> Any:
-        value = self.data.get(key)
-        if value is not None:
-            self.data.move_to_end(key)
-        return value
+        with self.lock:
+            value = self.data.get(key)
+            if value is not None:
+                self.data.move_to_end(key)
+            return value
 
     def put(self, key: str, value: Any) -> None:
-        self.data[key] = value
-        if len(self.data) > self.size:
-            self.data.popitem(last=False)
+        with self.lock:
+            self.data[key] = value
+            if len(self.data) > self.size:
+                self.data.popitem(last=False)
 
 
 def proxied_rel(uri: str | None) -> str | None:
