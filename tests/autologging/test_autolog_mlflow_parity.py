@@ -4,7 +4,7 @@ metric names (and values where training is deterministic), tags, artifacts (plot
 ``*.png`` names), dataset inputs with their contexts (``train``, ``eval``).
 
 A scenario whose library is not installed in MLflow's virtualenv is skipped (``scripts/mlflow-venvs.sh``
-installs scikit-learn; XGBoost, LightGBM and Lightning are added by hand or by CI when available)."""
+installs scikit-learn, XGBoost, LightGBM, Lightning and Keras 3 there; Keras runs on its torch backend)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.compat, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 SCRIPT = r'''
 import json, os, sys, warnings
+os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 without TensorFlow
 warnings.filterwarnings("ignore")
 import logging
 logging.disable(logging.WARNING)
@@ -168,11 +169,21 @@ def _():
               enable_checkpointing=False, accelerator="cpu", devices=1).fit(Regressor(), loader, loader)
     return latest()
 
+@scenario("keras-fit", "keras")
+def _():
+    import keras, numpy as np
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(X.to_numpy(np.float32), y.to_numpy(), epochs=2, batch_size=50, validation_split=0.2, verbose=0)
+    return latest()
+
 emit(results)
 '''
 
 SCENARIOS = ["sklearn-classifier", "sklearn-binary", "sklearn-pipeline", "sklearn-grid-search", "xgboost-train", "xgboost-sklearn",
-             "lightgbm-train", "lightgbm-sklearn", "pytorch-lightning"]
+             "lightgbm-train", "lightgbm-sklearn", "pytorch-lightning", "keras-fit"]
 # metrics whose values depend on timing, not on the training
 UNSTABLE = ("mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time")
 
@@ -212,11 +223,12 @@ def test_same_params_metrics_tags_and_artifacts_as_mlflow(logged, scenario):
 
 
 SIGNATURES = r'''
-import importlib, inspect, warnings
+import importlib, inspect, os, warnings
+os.environ.setdefault("KERAS_BACKEND", "torch")
 warnings.filterwarnings("ignore")
 import {module} as mlflow
 out = {{}}
-for name in ["autolog", "sklearn.autolog", "xgboost.autolog", "lightgbm.autolog", "pytorch.autolog",
+for name in ["autolog", "sklearn.autolog", "xgboost.autolog", "lightgbm.autolog", "pytorch.autolog", "keras.autolog",
              "xgboost.save_model", "xgboost.log_model", "xgboost.load_model", "lightgbm.save_model",
              "lightgbm.log_model", "lightgbm.load_model", "pytorch.save_model", "pytorch.log_model",
              "pytorch.load_model", "pytorch.save_state_dict", "pytorch.log_state_dict", "pytorch.load_state_dict"]:
