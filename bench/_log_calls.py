@@ -12,6 +12,8 @@ when it returns, and neither fsyncs per commit."""
 
 from __future__ import annotations
 
+import os
+
 from bench._harness import Row, Side, fmt_samples, log, median_of, run_workload
 
 
@@ -20,6 +22,7 @@ def run_log_calls(name: str, call: str, calls: int, repeats: int, bar: float | N
     """Run workload ``name`` (``_workload.log_metric`` / ``log_param``) on both sides; ``call`` names
     the API call in the rows."""
     kwargs = {"calls": calls, "repeats": repeats, "warmup": 50}
+    load_before = os.getloadavg()[0]
     results = {}
     floors: list[dict] = []
     for side in (fluvial, mlflow):
@@ -56,8 +59,10 @@ def run_log_calls(name: str, call: str, calls: int, repeats: int, bar: float | N
         Row(name, f"fluvial {call} as a share of raw sqlite3 running its statements", "%",
             100 * f[0] / schema_rate, None, True),
     ]
-    note = (f"median of {repeats} runs of {calls:,} calls each. After each fluvial run, in the same process: "
+    load = f"load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after (1 min, {os.cpu_count()} cores)"
+    note = (f"{load}; median of {repeats} runs of {calls:,} calls each. After each fluvial run, in the same process: "
             f"{calls:,} raw sqlite3 one-row commits (BEGIN IMMEDIATE, an INSERT into an unindexed table, COMMIT) "
             f"and {calls:,} transactions of the statements fluvial runs per {call} call, on the same database "
-            "(both WAL, synchronous=NORMAL, as fluvial).")
+            "(both WAL, synchronous=NORMAL, as fluvial). Under load, wall rates swing with the other jobs; "
+            "CPU time per call is the steadier measure.")
     return rows, note
