@@ -3,6 +3,7 @@ the connection pool): threads, a forked child, a failed call and ``dispose_engin
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import threading
@@ -101,3 +102,28 @@ def test_dispose_engines_closes_the_writer_connections(client, tmp_path):
     check = sqlite3.connect(tmp_path / "w.db")
     assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     check.close()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc/self/fd")
+def test_a_thread_that_ends_closes_its_connection(client, tmp_path):
+    db = str(tmp_path / "w.db")
+
+    def open_to_db() -> int:
+        count = 0
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                count += os.readlink(f"/proc/self/fd/{fd}") == db
+            except OSError:
+                pass
+        return count
+
+    run_id = _new_run(client)
+    client.log_metric(run_id, "m", 0.0, step=0)
+    before = open_to_db()
+    for n in range(1, 9):  # eight threads, one after the other, each logging once and ending
+        t = threading.Thread(target=client.log_metric, args=(run_id, "m", float(n)), kwargs={"step": n})
+        t.start()
+        t.join(timeout=60)
+    gc.collect()
+    assert open_to_db() <= before + 1
+    assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(9))

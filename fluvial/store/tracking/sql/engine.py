@@ -96,6 +96,29 @@ def dispose_engines() -> None:
         _ENGINES.clear()
 
 
+_INHERITED: list[Any] = []  # connections a forked child inherited: kept referenced, so never closed
+
+
+class _Writer:
+    """A thread's dedicated SQLite connection. Released with the thread's locals (the thread ended, or a
+    new connection replaced it), it closes the connection, unless this is a forked child holding its
+    parent's connection: that one is kept referenced and never closed (SQLite forbids using it here)."""
+
+    __slots__ = ("__weakref__", "conn", "generation", "pid")
+
+    def __init__(self, conn: Any, generation: int) -> None:
+        self.conn, self.generation, self.pid = conn, generation, os.getpid()
+
+    def __del__(self) -> None:
+        try:
+            if self.pid != os.getpid():
+                _INHERITED.append(self.conn)
+            else:  # at once: left to the garbage collector (sqlite3's statement cache is a cycle), it waits
+                self.conn.close()
+        except Exception:
+            pass  # interpreter shutdown, or already closed elsewhere
+
+
 class _WriterQueue:
     """Writers to one SQLite file take turns here before BEGIN IMMEDIATE: a thread lock within the
     process and ``flock`` on a sidecar file (``<db>-lock``) across processes. Waiters wake the moment
@@ -111,43 +134,40 @@ class _WriterQueue:
         self.pid = os.getpid()
         self.engine_ref = weakref.ref(engine)
         self.writers = threading.local()  # this thread's dedicated connection for the hot paths
-        self.opened: list[tuple[int, Any]] = []  # (pid, connection): every dedicated one (close_writers)
+        self.opened: weakref.WeakSet[_Writer] = weakref.WeakSet()  # the live ones (close_writers)
         self.generation = 0
 
     def writer(self) -> Any:
         """This thread's own driver connection to the file, outside the pool: opened once (through the
         engine, so with the same connect arguments and PRAGMAs as pooled ones) and reused by every hot
-        write in the thread; a forked child or a ``dispose_engines()`` opens a new one."""
-        w = self.writers
-        conn = getattr(w, "conn", None)
-        if conn is not None and w.pid == os.getpid() and w.generation == self.generation:
-            return conn
-        if conn is not None and w.pid != os.getpid():
-            _INHERITED.append(conn)  # the parent's: never used nor closed here (SQLite forbids both)
+        write in the thread; closed when the thread ends; a forked child or a ``dispose_engines()``
+        opens a new one."""
+        w: _Writer | None = getattr(self.writers, "w", None)
+        if w is not None and w.pid == os.getpid() and w.generation == self.generation:
+            return w.conn
         engine = self.engine_ref()
         if engine is None:
             raise RuntimeError("the engine of this writer queue is gone")
         proxied = engine.raw_connection()
         conn = proxied.driver_connection
         proxied.detach()  # ours from now on: the pool neither resets nor reuses it
-        w.conn, w.pid, w.generation = conn, os.getpid(), self.generation
+        w = self.writers.w = _Writer(conn, self.generation)  # the previous one (if any) is released
         with self.thread_lock:
-            self.opened.append((os.getpid(), conn))
+            self.opened.add(w)
         return conn
 
     def close_writers(self) -> None:
         """Close this process's dedicated connections; every thread opens a new one on its next write."""
         with self.thread_lock:
-            opened, self.opened = self.opened, []
+            opened = list(self.opened)
             self.generation += 1
-        for pid, conn in opened:
-            if pid != os.getpid():
-                _INHERITED.append(conn)
-                continue
+        for w in opened:
+            if w.pid != os.getpid():
+                continue  # a parent's: _Writer.__del__ keeps it from being closed here
             try:
-                conn.close()
+                w.conn.close()
             except Exception:
-                pass
+                pass  # best effort: another thread may be using it
 
     def _fd(self) -> int | None:
         if self.fd is None or self.pid != os.getpid():  # a forked worker opens its own descriptor
@@ -192,7 +212,6 @@ class _WriterQueue:
 
 
 _QUEUES: weakref.WeakKeyDictionary[sa.Engine, _WriterQueue | None] = weakref.WeakKeyDictionary()
-_INHERITED: list[Any] = []  # connections a forked child inherited: kept referenced, so never closed
 
 
 def _writer_queue(engine: sa.Engine) -> _WriterQueue | None:
