@@ -7,7 +7,8 @@ fresh ``sqlite:///`` database. Results are printed and written to ``docs/benchma
 Modules:
   _harness.py     locating the two Pythons, running workloads, result rows, the docs table
   _workload.py    the one workload script both sides run (``import <module> as mlflow``)
-  import_time.py, log_metric.py, async_logging.py, log_batch.py, search_runs.py, server_tracking.py, serving.py, autolog.py, ui_browser.py, recipes.py, journal.py, auth.py   one benchmark each
+  _log_calls.py   log_metric / log_param beside two raw sqlite3 floors
+  import_time.py, log_metric.py, log_param.py, async_logging.py, log_batch.py, search_runs.py, server_tracking.py, serving.py, autolog.py, ui_browser.py, recipes.py, journal.py, auth.py   one benchmark each
 """
 
-BENCHMARKS = ("import_time", "log_metric", "async_logging", "log_batch", "search_runs", "server_tracking", "server_artifacts", "models", "serving", "autolog", "ui_browser", "recipes", "journal", "auth")
+BENCHMARKS = ("import_time", "log_metric", "log_param", "async_logging", "log_batch", "search_runs", "server_tracking", "server_artifacts", "models", "serving", "autolog", "ui_browser", "recipes", "journal", "auth")

@@ -25,22 +25,79 @@ def _tracking(mlflow: Any, db: str) -> None:
     mlflow.set_tracking_uri(f"sqlite:///{db}")
 
 
-def _raw_commits(db: str, calls: int) -> dict:
-    """The floor for a durable one-row write: ``calls`` x (BEGIN IMMEDIATE; one-row INSERT; COMMIT) with
-    the standard library's sqlite3 on a WAL file with fluvial's settings (synchronous=NORMAL)."""
+def _raw_connection(path: str) -> Any:
+    """A standard-library sqlite3 connection with fluvial's settings: WAL, synchronous=NORMAL, a busy
+    timeout, transactions issued explicitly (BEGIN IMMEDIATE)."""
     import sqlite3
 
-    conn = sqlite3.connect(db + "-raw.db", isolation_level=None)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=60)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("CREATE TABLE IF NOT EXISTS points (key TEXT, value REAL, timestamp INTEGER, step INTEGER, "
-                 "run_uuid TEXT)")
+    return conn
+
+
+def _timed_commits(conn: Any, calls: int, statements: Any) -> dict:
+    """``calls`` x (BEGIN IMMEDIATE; ``statements(cursor, i)``; COMMIT): wall and CPU time."""
+    cursor = conn.cursor()
     wall0, cpu0 = time.perf_counter(), time.process_time()
     for i in range(calls):
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO points VALUES (?, ?, ?, ?, ?)", ("m", float(i), 1, i, "r"))
-        conn.execute("COMMIT")
-    out = {"wall": time.perf_counter() - wall0, "cpu": time.process_time() - cpu0}
+        cursor.execute("BEGIN IMMEDIATE")
+        statements(cursor, i)
+        cursor.execute("COMMIT")
+    return {"wall": time.perf_counter() - wall0, "cpu": time.process_time() - cpu0}
+
+
+def _raw_commits(db: str, calls: int) -> dict:
+    """The floor for a durable one-row write: ``calls`` x (BEGIN IMMEDIATE; one-row INSERT; COMMIT) with
+    the standard library's sqlite3 on a WAL file with fluvial's settings (synchronous=NORMAL), into a
+    table without indexes in a file of its own."""
+    conn = _raw_connection(db + "-raw.db")
+    conn.execute("CREATE TABLE IF NOT EXISTS points (key TEXT, value REAL, timestamp INTEGER, step INTEGER, "
+                 "run_uuid TEXT)")
+    out = _timed_commits(conn, calls, lambda cur, i: cur.execute(
+        "INSERT INTO points VALUES (?, ?, ?, ?, ?)", ("m", float(i), 1, i, "r")))
+    conn.close()
+    return out
+
+
+# The statements fluvial runs per log_metric / log_param call on SQLite (fluvial/store/tracking/sql/hot.py),
+# written out here so that the raw sqlite3 floor runs exactly them on the same database (MLflow's tables
+# and indexes, fluvial's indexes and triggers).
+_METRIC_IF_ACTIVE = (
+    'INSERT INTO metrics ("key", value, timestamp, step, is_nan, run_uuid) SELECT ?, ?, ?, ?, ?, ? '
+    "WHERE EXISTS (SELECT * FROM runs WHERE runs.run_uuid = ? AND runs.lifecycle_stage = 'active') "
+    "ON CONFLICT DO NOTHING"
+)
+_LATEST_UPSERT = (
+    'INSERT INTO latest_metrics ("key", value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, ?, ?) '
+    'ON CONFLICT ("key", run_uuid) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, '
+    "step = excluded.step, is_nan = excluded.is_nan WHERE excluded.step > latest_metrics.step OR "
+    "excluded.step = latest_metrics.step AND (excluded.timestamp > latest_metrics.timestamp OR "
+    "excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)"
+)
+_RUN_STAGE = "SELECT runs.lifecycle_stage FROM runs WHERE runs.run_uuid = ?"
+_PARAM_VALUE = 'SELECT params.value FROM params WHERE params.run_uuid = ? AND params."key" = ?'
+_PARAM_INSERT = 'INSERT INTO params ("key", value, run_uuid) VALUES (?, ?, ?)'
+
+
+def _schema_commits(db: str, run_id: str, what: str, calls: int) -> dict:
+    """The floor for fluvial's own statements: ``calls`` transactions, each running the SQL fluvial runs
+    for one ``log_metric`` (``what="metric"``) or ``log_param`` call, with the standard library's
+    sqlite3 on the benchmark's own database, into the active run ``run_id``: no Python layers at all."""
+    conn = _raw_connection(db)
+    timestamp = int(time.time() * 1000)
+
+    def metric(cur: Any, i: int) -> None:
+        cur.execute(_METRIC_IF_ACTIVE, ("raw", float(i), timestamp, i, 0, run_id, run_id))
+        cur.execute(_LATEST_UPSERT, ("raw", float(i), timestamp, i, 0, run_id))
+
+    def param(cur: Any, i: int) -> None:
+        if cur.execute(_RUN_STAGE, (run_id,)).fetchone()[0] != "active":
+            raise SystemExit("the run is not active")
+        if cur.execute(_PARAM_VALUE, (run_id, f"raw{i}")).fetchone() is None:
+            cur.execute(_PARAM_INSERT, (f"raw{i}", str(i), run_id))
+
+    out = _timed_commits(conn, calls, metric if what == "metric" else param)
     conn.close()
     return out
 
@@ -48,8 +105,9 @@ def _raw_commits(db: str, calls: int) -> dict:
 def log_metric(mlflow: Any, entities: Any, db: str, calls: int, repeats: int, warmup: int,
                raw_baseline: bool = False) -> dict:
     """``calls`` x ``mlflow.log_metric("m", i, step=i)`` in one run, ``repeats`` times (a new run each);
-    with ``raw_baseline``, each repeat is followed by as many raw sqlite3 commits (``_raw_commits``), so
-    both see the same load on the machine."""
+    with ``raw_baseline``, each repeat is followed by as many raw sqlite3 one-row commits
+    (``_raw_commits``) and as many transactions of fluvial's own statements (``_schema_commits``), so
+    all three see the same load on the machine."""
     _tracking(mlflow, db)
     mlflow.set_experiment("bench")
     with mlflow.start_run():  # warm-up: store, connection pool, first statements
@@ -62,10 +120,39 @@ def log_metric(mlflow: Any, entities: Any, db: str, calls: int, repeats: int, wa
             for i in range(calls):
                 mlflow.log_metric("m", i, step=i)
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-        samples.append({"wall": wall, "cpu": cpu})
+            samples.append({"wall": wall, "cpu": cpu})
+            if raw_baseline:
+                samples[-1]["schema"] = _schema_commits(db, run.info.run_id, "metric", calls)
         history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "m")
         if len(history) != calls or max(m.step for m in history) != calls - 1:
             raise SystemExit(f"log_metric: expected {calls} points, found {len(history)}")
+        if raw_baseline:
+            samples[-1]["raw"] = _raw_commits(db, calls)
+    return {"samples": samples}
+
+
+def log_param(mlflow: Any, entities: Any, db: str, calls: int, repeats: int, warmup: int,
+              raw_baseline: bool = False) -> dict:
+    """``calls`` x ``mlflow.log_param(f"p{i}", i)`` in one run, ``repeats`` times (a new run each); with
+    ``raw_baseline``, the same two floors as ``log_metric`` (for params)."""
+    _tracking(mlflow, db)
+    mlflow.set_experiment("bench")
+    with mlflow.start_run():  # warm-up: store, connection pool, first statements
+        for i in range(warmup):
+            mlflow.log_param(f"warmup{i}", i)
+    samples = []
+    for _ in range(repeats):
+        with mlflow.start_run() as run:
+            wall0, cpu0 = time.perf_counter(), time.process_time()
+            for i in range(calls):
+                mlflow.log_param(f"p{i}", i)
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            samples.append({"wall": wall, "cpu": cpu})
+            if raw_baseline:
+                samples[-1]["schema"] = _schema_commits(db, run.info.run_id, "param", calls)
+        params = mlflow.MlflowClient().get_run(run.info.run_id).data.params
+        if sum(1 for k in params if k.startswith("p")) != calls or params.get("p7") != "7":
+            raise SystemExit(f"log_param: expected {calls} params, found {len(params)}")
         if raw_baseline:
             samples[-1]["raw"] = _raw_commits(db, calls)
     return {"samples": samples}
@@ -205,7 +292,7 @@ def log_metric_remote(mlflow: Any, entities: Any, db: str, uri: str, calls: int,
     return {"samples": [{"wall": wall, "cpu": cpu}]}
 
 
-WORKLOADS = {"log_metric": log_metric, "async_log_metric": async_log_metric, "log_metric_remote": log_metric_remote, "log_batch": log_batch, "populate": populate, "search_runs": search_runs}
+WORKLOADS = {"log_metric": log_metric, "log_param": log_param, "async_log_metric": async_log_metric, "log_metric_remote": log_metric_remote, "log_batch": log_batch, "populate": populate, "search_runs": search_runs}
 
 
 def main(argv: list[str]) -> None:

@@ -54,8 +54,21 @@ def bad_path_message(name: str) -> str:
     )
 
 
+_VALID_KEYS: set[str] = set()  # keys that passed (the checks do not depend on the kind): a training
+_VALID_KEYS_MAX = 10_000  # loop logs the same few keys again and again
+
+
 def validate_key(key: Any, kind: str) -> None:
     """Check a metric/param/tag key: required, allowed characters, path-safe, at most 250 chars."""
+    if key.__class__ is str and key in _VALID_KEYS:
+        return
+    _check_key(key, kind)
+    if len(_VALID_KEYS) >= _VALID_KEYS_MAX:
+        _VALID_KEYS.clear()
+    _VALID_KEYS.add(key)
+
+
+def _check_key(key: Any, kind: str) -> None:
     if key is None or key == "":
         raise InvalidParameterValue(
             f"Missing value for required parameter 'key'. See the API docs for more information about "

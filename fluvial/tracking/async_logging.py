@@ -37,9 +37,23 @@ _FLUSH_POLL_SECONDS = 0.05
 Writer = Callable[[str, list[Metric], list[Param], list[RunTag]], None]
 
 
+_last_setting: tuple[str | None, bool] = (None, False)  # (the variable's raw value, what it meant)
+
+
 def enabled() -> bool:
-    """``MLFLOW_ENABLE_ASYNC_LOGGING`` as MLflow reads it ("true"/"1", case-insensitive)."""
-    value = os.environ.get(ENV_ENABLE, "").strip().lower()
+    """``MLFLOW_ENABLE_ASYNC_LOGGING`` as MLflow reads it ("true"/"1", case-insensitive); read on every
+    call (a change takes effect at once), parsed only when it changed."""
+    global _last_setting
+    raw = os.environ.get(ENV_ENABLE)
+    if raw == _last_setting[0]:
+        return _last_setting[1]
+    result = _parse_enabled(raw or "")
+    _last_setting = (raw, result)
+    return result
+
+
+def _parse_enabled(raw: str) -> bool:
+    value = raw.strip().lower()
     if value in ("", "false", "0"):
         return False
     if value in ("true", "1"):

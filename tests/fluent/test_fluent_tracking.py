@@ -334,3 +334,20 @@ def test_client_terminate_and_update(tracking_uri):
     assert (info.run_name, info.status) == ("c2", "KILLED") and info.end_time
     with pytest.raises(ValueError):
         client.set_terminated(run.info.run_id, "BOGUS")
+
+
+def test_invalid_keys_are_refused_every_time(tracking_uri):
+    with mlflow.start_run() as run:
+        mlflow.log_metric("ok", 1.0)
+        mlflow.log_metric("ok", 2.0, step=1)  # a key seen before
+        mlflow.log_param("ok", "p")  # a key valid as a metric is valid as a param
+        for _ in range(2):
+            with pytest.raises(InvalidParameterValue, match=r"Invalid metric name: 'bad;name'\. Names may only"):
+                mlflow.log_metric("bad;name", 1.0)
+            with pytest.raises(InvalidParameterValue, match=r"Invalid param name: 'a/\.\./b'\. Names may be treated"):
+                mlflow.log_param("a/../b", 1)
+            with pytest.raises(InvalidParameterValue, match="Missing value for required parameter 'key'"):
+                mlflow.log_metric("", 1.0)
+    data = mlflow.get_run(run.info.run_id).data
+    assert data.metrics == {"ok": 2.0}
+    assert data.params == {"ok": "p"}

@@ -13,6 +13,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: SQLite's busy handler alone
+    fcntl = None  # type: ignore[assignment]
+
 _ENGINES: dict[str, sa.Engine] = {}
 _LOCK = threading.Lock()
 SQLITE_BUSY_TIMEOUT_S = 60.0
@@ -81,11 +86,37 @@ def get_engine(db_uri: str) -> sa.Engine:
 
 
 def dispose_engines() -> None:
-    """Close every pooled connection (tests, forked workers)."""
+    """Close every pooled connection and every dedicated writer connection (tests, forked workers)."""
     with _LOCK:
         for engine in _ENGINES.values():
+            queue = _QUEUES.get(engine)
+            if queue is not None:
+                queue.close_writers()
             engine.dispose()
         _ENGINES.clear()
+
+
+_INHERITED: list[Any] = []  # connections a forked child inherited: kept referenced, so never closed
+
+
+class _Writer:
+    """A thread's dedicated SQLite connection. Released with the thread's locals (the thread ended, or a
+    new connection replaced it), it closes the connection, unless this is a forked child holding its
+    parent's connection: that one is kept referenced and never closed (SQLite forbids using it here)."""
+
+    __slots__ = ("__weakref__", "conn", "generation", "pid")
+
+    def __init__(self, conn: Any, generation: int) -> None:
+        self.conn, self.generation, self.pid = conn, generation, os.getpid()
+
+    def __del__(self) -> None:
+        try:
+            if self.pid != os.getpid():
+                _INHERITED.append(self.conn)
+            else:  # at once: left to the garbage collector (sqlite3's statement cache is a cycle), it waits
+                self.conn.close()
+        except Exception:
+            pass  # interpreter shutdown, or already closed elsewhere
 
 
 class _WriterQueue:
@@ -95,12 +126,48 @@ class _WriterQueue:
     which wastes most of the time when transactions take a tenth of a millisecond. Processes that do not
     take this lock (MLflow itself) are still kept correct by SQLite's locking and the busy timeout."""
 
-    def __init__(self, db_path: str) -> None:
+    def __init__(self, engine: sa.Engine, db_path: str) -> None:
         self.thread_lock = threading.RLock()
         self.depth = threading.local()  # a nested write transaction in the same thread keeps its turn
         self.path = db_path + "-lock"
         self.fd: int | None = None
         self.pid = os.getpid()
+        self.engine_ref = weakref.ref(engine)
+        self.writers = threading.local()  # this thread's dedicated connection for the hot paths
+        self.opened: weakref.WeakSet[_Writer] = weakref.WeakSet()  # the live ones (close_writers)
+        self.generation = 0
+
+    def writer(self) -> Any:
+        """This thread's own driver connection to the file, outside the pool: opened once (through the
+        engine, so with the same connect arguments and PRAGMAs as pooled ones) and reused by every hot
+        write in the thread; closed when the thread ends; a forked child or a ``dispose_engines()``
+        opens a new one."""
+        w: _Writer | None = getattr(self.writers, "w", None)
+        if w is not None and w.pid == os.getpid() and w.generation == self.generation:
+            return w.conn
+        engine = self.engine_ref()
+        if engine is None:
+            raise RuntimeError("the engine of this writer queue is gone")
+        proxied = engine.raw_connection()
+        conn = proxied.driver_connection
+        proxied.detach()  # ours from now on: the pool neither resets nor reuses it
+        w = self.writers.w = _Writer(conn, self.generation)  # the previous one (if any) is released
+        with self.thread_lock:
+            self.opened.add(w)
+        return conn
+
+    def close_writers(self) -> None:
+        """Close this process's dedicated connections; every thread opens a new one on its next write."""
+        with self.thread_lock:
+            opened = list(self.opened)
+            self.generation += 1
+        for w in opened:
+            if w.pid != os.getpid():
+                continue  # a parent's: _Writer.__del__ keeps it from being closed here
+            try:
+                w.conn.close()
+            except Exception:
+                pass  # best effort: another thread may be using it
 
     def _fd(self) -> int | None:
         if self.fd is None or self.pid != os.getpid():  # a forked worker opens its own descriptor
@@ -111,27 +178,37 @@ class _WriterQueue:
             self.pid = os.getpid()
         return self.fd
 
+    def acquire(self) -> None:
+        """Take this process's turn to write (re-entrant within a thread): the thread lock, then the
+        cross-process ``flock`` unless this thread already holds it."""
+        self.thread_lock.acquire()
+        try:
+            depth = getattr(self.depth, "n", 0)
+            if depth == 0:
+                fd = self._fd() if fcntl is not None else None
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                self.depth.locked = fd
+            self.depth.n = depth + 1
+        except BaseException:
+            self.thread_lock.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            n = self.depth.n = self.depth.n - 1
+            if n == 0 and self.depth.locked is not None:
+                fcntl.flock(self.depth.locked, fcntl.LOCK_UN)
+        finally:
+            self.thread_lock.release()
+
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
-        import fcntl
-
-        with self.thread_lock:
-            depth = getattr(self.depth, "n", 0)
-            fd = self._fd()
-            if fd is None or depth:
-                self.depth.n = depth + 1
-                try:
-                    yield
-                finally:
-                    self.depth.n = depth
-                return
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self.depth.n = 1
-            try:
-                yield
-            finally:
-                self.depth.n = 0
-                fcntl.flock(fd, fcntl.LOCK_UN)
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
 
 
 _QUEUES: weakref.WeakKeyDictionary[sa.Engine, _WriterQueue | None] = weakref.WeakKeyDictionary()
@@ -143,7 +220,7 @@ def _writer_queue(engine: sa.Engine) -> _WriterQueue | None:
     except KeyError:
         database = engine.url.database or ""
         usable = engine.dialect.name == "sqlite" and database not in ("", ":memory:") and os.name == "posix"
-        queue = _QUEUES[engine] = _WriterQueue(os.path.abspath(database)) if usable else None
+        queue = _QUEUES[engine] = _WriterQueue(engine, os.path.abspath(database)) if usable else None
         return queue
 
 
@@ -183,10 +260,57 @@ def read_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
             conn.rollback()
 
 
-@contextlib.contextmanager
-def raw_write_transaction(engine: sa.Engine) -> Iterator[Any]:
+class _DedicatedWrite:
+    """``raw_write_transaction`` on an SQLite file: the thread's dedicated connection, the writer
+    queue's turn, BEGIN IMMEDIATE ... COMMIT (ROLLBACK on an error). A class rather than a generator:
+    this runs once per log call."""
+
+    __slots__ = ("conn", "queue")
+
+    def __init__(self, queue: _WriterQueue) -> None:
+        self.queue = queue
+
+    def __enter__(self) -> Any:
+        queue = self.queue
+        conn = self.conn = queue.writer()
+        queue.acquire()
+        try:
+            cursor = conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            queue.release()
+            raise
+        return cursor
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        conn = self.conn
+        try:
+            if exc_type is None:
+                try:
+                    conn.commit()  # durable on return: the COMMIT is in the WAL before the call returns
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.rollback()
+                    raise
+            elif conn.in_transaction:
+                conn.rollback()
+        finally:
+            self.queue.release()
+
+
+def raw_write_transaction(engine: sa.Engine) -> contextlib.AbstractContextManager[Any]:
     """A DBAPI cursor inside one write transaction, for the hot paths (a log call in a training loop):
-    no SQLAlchemy execution machinery, just the pooled driver connection."""
+    no SQLAlchemy execution machinery. On an SQLite file, the thread's dedicated connection (no pool
+    checkout, return or reset per call); elsewhere a pooled driver connection. The transaction has
+    committed when the block exits normally."""
+    queue = _writer_queue(engine)
+    if queue is not None:
+        return _DedicatedWrite(queue)
+    return _pooled_write(engine)
+
+
+@contextlib.contextmanager
+def _pooled_write(engine: sa.Engine) -> Iterator[Any]:
     raw = engine.raw_connection()
     try:
         with _turn(engine):

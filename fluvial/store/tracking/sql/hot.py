@@ -15,6 +15,7 @@ from fluvial.store.tracking.sql.statements import Prepared, _greater
 
 HOT_DIALECTS = ("sqlite", "postgresql")
 METRIC_COLUMNS = ("key", "value", "timestamp", "step", "is_nan", "run_uuid")
+PARAM_COLUMNS = ("key", "value", "run_uuid")
 _cache: dict[str, tuple[Prepared, Prepared, Prepared, Prepared]] = {}
 
 
@@ -48,18 +49,18 @@ def statements(dialect_name: str) -> tuple[Prepared, Prepared, Prepared, Prepare
     return found
 
 
-def log_metric_row(cursor: Any, dialect: sa.Dialect, row: dict[str, Any]) -> str | None:
-    """Insert one metric point and update the latest value; returns the run's lifecycle stage
-    (None when the run does not exist), writing nothing unless it is 'active'. Usually two
-    statements: the point is inserted only if its run is active, and only when nothing was inserted
-    (a repeated point, or no active run) is the run looked at."""
+def log_metric_row(cursor: Any, dialect: sa.Dialect, row: tuple[Any, ...]) -> str | None:
+    """Insert one metric point (a tuple in METRIC_COLUMNS order) and update the latest value; returns
+    the run's lifecycle stage (None when the run does not exist), writing nothing unless it is
+    'active'. Usually two statements: the point is inserted only if its run is active, and only when
+    nothing was inserted (a repeated point, or no active run) is the run looked at."""
     run_state, _insert_metric, upsert_latest, insert_if_active = statements(dialect.name)
-    if insert_if_active.execute(cursor, dialect, row) != 1:
-        run_state.execute(cursor, dialect, row)
+    if insert_if_active.run_row(cursor, dialect, row, METRIC_COLUMNS) != 1:
+        run_state.run_row(cursor, dialect, row, METRIC_COLUMNS)
         found = cursor.fetchone()
         if found is None or found[0] != "active":
             return None if found is None else found[0]
-    upsert_latest.execute(cursor, dialect, row)
+    upsert_latest.run_row(cursor, dialect, row, METRIC_COLUMNS)
     return "active"
 
 
@@ -82,22 +83,23 @@ def _param_statements(dialect_name: str) -> tuple[Prepared, Prepared, Prepared]:
         p = s.params
         run_state = sa.select(s.runs.c.lifecycle_stage).where(s.runs.c.run_uuid == sa.bindparam("run_uuid"))
         existing = sa.select(p.c.value).where(p.c.run_uuid == sa.bindparam("run_uuid"), p.c.key == sa.bindparam("key"))
-        insert = sa.insert(p).values({c: sa.bindparam(c) for c in ("key", "value", "run_uuid")})
+        insert = sa.insert(p).values({c: sa.bindparam(c) for c in PARAM_COLUMNS})
         found = _param_cache[dialect_name] = (Prepared(run_state), Prepared(existing), Prepared(insert))
     return found
 
 
-def log_param_row(cursor: Any, dialect: sa.Dialect, row: dict[str, Any]) -> tuple[str | None, str | None]:
-    """Insert one param unless it exists; returns (the run's lifecycle stage or None when the run does
-    not exist, the value already logged under that key or None). Writes only into an active run."""
+def log_param_row(cursor: Any, dialect: sa.Dialect, row: tuple[str, str, str]) -> tuple[str | None, str | None]:
+    """Insert one param (a tuple in PARAM_COLUMNS order) unless it exists; returns (the run's lifecycle
+    stage or None when the run does not exist, the value already logged under that key or None).
+    Writes only into an active run."""
     run_state, existing, insert = _param_statements(dialect.name)
-    run_state.execute(cursor, dialect, row)
+    run_state.run_row(cursor, dialect, row, PARAM_COLUMNS)
     found = cursor.fetchone()
     if found is None or found[0] != "active":
         return (None if found is None else found[0]), None
-    existing.execute(cursor, dialect, row)
+    existing.run_row(cursor, dialect, row, PARAM_COLUMNS)
     old = cursor.fetchone()
     if old is not None:
         return "active", old[0]
-    insert.execute(cursor, dialect, row)
+    insert.run_row(cursor, dialect, row, PARAM_COLUMNS)
     return "active", None

@@ -3,7 +3,7 @@ PostgreSQL, ON DUPLICATE KEY UPDATE on MySQL/MariaDB)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -118,6 +118,7 @@ class Prepared:
     def __init__(self, statement: Any) -> None:
         self.statement = statement
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._getters: dict[tuple[str, tuple[str, ...]], tuple[str, Callable[[tuple[Any, ...]], Any]]] = {}
 
     def _for(self, dialect: sa.Dialect) -> tuple[str, tuple[str, ...] | None]:
         found = self._compiled.get(dialect.name)
@@ -127,9 +128,22 @@ class Prepared:
             found = self._compiled[dialect.name] = (compiled.string, order)
         return found
 
-    def execute(self, cursor: Any, dialect: sa.Dialect, params: dict[str, Any]) -> int:
-        sql, order = self._for(dialect)
-        cursor.execute(sql, tuple(params[name] for name in order) if order is not None else params)
+    def run_row(self, cursor: Any, dialect: sa.Dialect, row: tuple[Any, ...], columns: tuple[str, ...]) -> int:
+        """Run with ``row``, a tuple of ``columns``' values, turned into the driver's parameters by a
+        getter made once per dialect and column order (an ``itemgetter`` for positional drivers)."""
+        key = (dialect.name, columns)
+        found = self._getters.get(key)
+        if found is None:
+            sql, order = self._for(dialect)
+            if order is None:
+                found = (sql, lambda r: dict(zip(columns, r, strict=True)))
+            else:
+                indexes = [columns.index(name) for name in order]
+                pick = itemgetter(*indexes)
+                found = (sql, (lambda r: (pick(r),)) if len(indexes) == 1 else pick)
+            self._getters[key] = found
+        sql, args = found
+        cursor.execute(sql, args(row))
         return cursor.rowcount
 
     def executemany(

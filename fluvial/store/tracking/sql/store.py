@@ -491,7 +491,7 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
                 self._write_metrics(conn, rows)
             return
         with raw_write_transaction(self.engine) as cursor:
-            stage = hot.log_metric_row(cursor, dialect, dict(zip(hot.METRIC_COLUMNS, rows[0], strict=False)))
+            stage = hot.log_metric_row(cursor, dialect, rows[0])
             if stage is None:
                 raise ResourceDoesNotExist(f"Run with id={run_id} not found")
             if stage != LifecycleStage.ACTIVE:
@@ -505,17 +505,17 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
             self.log_batch(run_id, [], [param], [])
             return
         v.validate_key(param.key, "param")
-        row = {"key": param.key, "value": v.param_value(param.key, param.value), "run_uuid": run_id}
+        value = v.param_value(param.key, param.value)
         with raw_write_transaction(self.engine) as cursor:  # one transaction, three prepared statements
-            stage, old = hot.log_param_row(cursor, dialect, row)
+            stage, old = hot.log_param_row(cursor, dialect, (param.key, value, run_id))
         if stage is None:
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
         if stage != LifecycleStage.ACTIVE:
             raise InvalidParameterValue(f"The run {run_id} must be in the 'active' state. Current state is {stage}.")
-        if old is not None and old != row["value"]:
+        if old is not None and old != value:
             raise InvalidParameterValue(
                 f"Changing param values is not allowed. Param with key='{param.key}' was already logged "
-                f"with value='{old}' for run ID='{run_id}'. Attempted logging new value '{row['value']}'."
+                f"with value='{old}' for run ID='{run_id}'. Attempted logging new value '{value}'."
             )
 
     def set_tag(self, run_id: str, tag: RunTag) -> None:
