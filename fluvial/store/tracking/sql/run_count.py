@@ -5,12 +5,14 @@ In order of preference:
 1. No filter: the trigger-kept ``fluvial_run_counts`` table (``indexes.py``), a few rows.
 2. One ``=`` comparison on a param, a tag or the run name, on SQLite: the trigger-kept
    per-value counters (``value_counts.py``), a few rows.
-3. A filter with an indexable comparison (``=``, ``IN``, a ``LIKE`` with a literal prefix, a metric
+3. Experiments holding at least ``run_snapshot.min_runs()`` runs: this process's columnar snapshot,
+   kept fresh from the trigger-written change log (``run_snapshot.py``, ``change_log.py``).
+4. A filter with an indexable comparison (``=``, ``IN``, a ``LIKE`` with a literal prefix, a metric
    range) that matches fewer runs than the experiments hold (on PostgreSQL: at most ``PG_DRIVE_MAX``
    rows): the count is driven from that
    comparison's ``(key, value, run_uuid)`` index range, each run checked by primary key for its
    experiment, stage and the other comparisons. The range is probed first with a bounded count.
-4. Otherwise: ``None``, and the caller runs the general ``SELECT count(*)`` over the experiments.
+5. Otherwise: ``None``, and the caller runs the general ``SELECT count(*)`` over the experiments.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.util import ClauseAdapter
 
 from fluvial.search import ATTRIBUTE, PARAM, TAG, Comparison
-from fluvial.store.tracking.sql import indexes, runs_page, schema, value_counts
+from fluvial.store.tracking.sql import indexes, run_snapshot, runs_page, schema, value_counts
 from fluvial.store.tracking.sql.search import RUN_NAME_TAG, run_filter_clause
 
 DIALECTS = ("sqlite", "postgresql")
@@ -40,6 +42,11 @@ def count(conn: sa.Connection, experiment_ids: list[int], stages: list[str], com
         return indexes.count_runs(conn, experiment_ids, stages)
     if len(comparisons) == 1:
         counted = _from_counters(conn, comparisons[0], experiment_ids, stages)
+        if counted is not None:
+            return counted
+    inside = indexes.count_runs(conn, experiment_ids, ["active", "deleted"])
+    if inside is not None and inside >= run_snapshot.min_runs():
+        counted = run_snapshot.count(conn.engine, experiment_ids, stages, comparisons)
         if counted is not None:
             return counted
     return _driven(conn, experiment_ids, stages, comparisons)

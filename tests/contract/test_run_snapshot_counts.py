@@ -1,0 +1,162 @@
+"""Counts answered by the columnar run snapshot (``run_snapshot.py``, kept fresh from the trigger-written
+change log) equal the general ``SELECT count(*)`` on randomized data: ties, NaN and missing metrics,
+deleted runs, runs moved and hard-deleted, writes between counts, and a second process-like cache
+(another engine) writing; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fluvial.entities import Metric, Param, RunTag, ViewType
+from fluvial.exceptions import MlflowException
+from fluvial.store.tracking.sql import change_log, run_snapshot
+from fluvial.store.tracking.sql.search import build_count_query
+from tests.conftest import NO_POSTGRES, POSTGRES_URL
+
+FILTERS = [
+    "", "metrics.acc > 0.5", "metrics.acc >= 0.5 AND params.model = 'rf'", "metrics.acc != 0.5",
+    "metrics.acc < 1e400", "metrics.acc = 0.5", "params.model != 'rf'", "attributes.run_id NOT IN ('abc')",
+"tags.team LIKE 't%'", "tags.team ILIKE 'T_'", "tags.team LIKE '%1'",
+    "attributes.run_name LIKE 'run-1%'", "attributes.status = 'FINISHED' AND metrics.loss <= 0.25",
+    "attributes.start_time > 5 AND tags.team = 't1'", "attributes.end_time <= 10", "params.model LIKE '%v%'",
+    "attributes.user_id = 'u1' AND metrics.acc > 0.25 AND metrics.loss > 0.25",
+]
+OPS = st.lists(st.tuples(
+    st.sampled_from(["create", "metric", "param", "tag", "delete", "restore", "hard", "move", "end", "count"]),
+    st.integers(0, 40), st.sampled_from([0.25, 0.5, 0.75, math.nan, 1.0, -1.0])), max_size=40)
+
+
+def _store(url: str, root: str):
+    from fluvial.store.tracking.sql.store import SqlTrackingStore
+
+    return SqlTrackingStore(url, root)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stores(request, tmp_path_factory):
+    path = tmp_path_factory.mktemp("snapshot-counts")
+    if request.param == "postgresql":
+        if not POSTGRES_URL:
+            pytest.skip(NO_POSTGRES)
+        url = POSTGRES_URL
+    else:
+        url = f"sqlite:///{path / 'counts.db'}"
+    saved = {k: os.environ.get(k) for k in ("FLUVIAL_COUNT_SNAPSHOT", "FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS")}
+    os.environ["FLUVIAL_COUNT_SNAPSHOT"] = "sync"
+    os.environ["FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS"] = "0"
+    # two stores on two engines: two independent snapshot caches, as two processes would have
+    yield _store(url, str(path / "a")), _store(url, str(path / "b"))
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def _plain(store, exps: list[str], filt: str, view: ViewType) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(build_count_query(exps, filt, int(view))).scalar() or 0)
+
+
+def _check(store, exps: list[str]) -> None:
+    for view in ViewType:
+        for filt in FILTERS:
+            assert store.count_runs(exps, filt, view) == _plain(store, exps, filt, view), (filt, view)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_snapshot_counts_equal_a_plain_count(stores, ops):
+    from fluvial.store.tracking.sql import move
+
+    reader, writer = stores
+    with reader.engine.connect() as conn:
+        assert change_log.complete(conn)
+    n = len(writer.search_experiments(ViewType.ALL, 1000))
+    exps = [writer.create_experiment(f"snap{n}-{k}") for k in range(2)]
+    runs: list[str] = []
+    _check(reader, exps)  # snapshots built before any run exists, then caught up from the log
+    for op, pick, value in ops:
+        run = runs[pick % len(runs)] if runs else None
+        try:
+            if op == "create" or run is None:
+                tags = [RunTag("team", f"t{pick % 3}"), RunTag("mlflow.runName", f"run-{pick}")]
+                runs.append(writer.create_run(exps[pick % 2], f"u{pick % 2}", pick, tags, None).info.run_id)
+            elif op == "metric":
+                writer.log_metric(run, Metric("acc" if pick % 2 else "loss", value, pick, pick % 3))
+            elif op == "param":
+                writer.log_param(run, Param(f"model{'' if pick % 3 else 'x'}", ["rf", "svm", "knn"][pick % 3]))
+            elif op == "tag":
+                writer.set_tag(run, RunTag("team", ["t1", "T2", "x1"][pick % 3]))
+            elif op == "delete":
+                writer.delete_run(run)
+            elif op == "restore":
+                writer.restore_run(run)
+            elif op == "hard":
+                writer.hard_delete_run(run)
+                runs.remove(run)
+            elif op == "move":
+                move.move_runs(writer.engine, [run], exps[(pick + 1) % 2])
+            elif op == "end":
+                writer.update_run_info(run, "FINISHED", pick, None)
+            elif op == "count":
+                _check(reader, exps)
+        except MlflowException:
+            pass  # a param logged twice with another value, writing to a deleted run: refused
+    _check(reader, exps)
+    _check(reader, [exps[0]])
+    _check(writer, exps)
+    # a fresh cache (a process started now) builds its snapshots from the runs already there
+    fresh = _store(writer.engine.url.render_as_string(hide_password=False), writer.artifact_root_uri)
+    _check(fresh, exps)
+
+
+def test_snapshot_is_not_used_without_its_change_log(tmp_path, monkeypatch):
+    """Without every trigger of the log (a migration rebuilt a table) the snapshot is not consulted:
+    counts still come out right from SQL, and ``fluvial db upgrade``'s ensure_indexes restores it."""
+    from fluvial.store.tracking.sql.indexes import ensure_indexes, missing_indexes
+
+    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT", "sync")
+    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS", "0")
+    store = _store(f"sqlite:///{tmp_path / 'c.db'}", str(tmp_path / "a"))
+    exp = store.create_experiment("e")
+    run = store.create_run(exp, "u", 1, [], None).info.run_id
+    store.log_metric(run, Metric("acc", 0.9, 1, 0))
+    assert store.count_runs([exp], "metrics.acc > 0.5") == 1
+    assert run_snapshot.cache(store.engine).snapshots  # built by that count
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER fluvial_latest_metrics_change_update")
+    assert change_log.TABLE in missing_indexes(store.engine)
+    store.log_metric(run, Metric("acc", 0.1, 2, 1))  # not in the log: the snapshot would miss it
+    assert store.count_runs([exp], "metrics.acc > 0.5") == 0
+    ensure_indexes(store.engine)
+    assert change_log.TABLE not in missing_indexes(store.engine)
+    store.log_metric(run, Metric("acc", 0.7, 3, 2))
+    assert store.count_runs([exp], "metrics.acc > 0.5") == 1
+
+
+def test_background_mode_falls_back_then_uses_the_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT", "background")
+    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS", "0")
+    store = _store(f"sqlite:///{tmp_path / 'c.db'}", str(tmp_path / "a"))
+    exp = store.create_experiment("e")
+    for i in range(20):
+        run = store.create_run(exp, "u", i, [], None).info.run_id
+        store.log_metric(run, Metric("acc", i / 20, 1, 0))
+    owner = run_snapshot.cache(store.engine)
+    assert store.count_runs([exp], "metrics.acc > 0.5") == 9  # SQL answers while the snapshot builds
+    assert owner.wait_idle(60)
+    assert store.count_runs([exp], "metrics.acc > 0.5") == 9  # needs the acc column: queued, SQL answers
+    assert owner.wait_idle(60)
+    assert ("metric", "acc") in owner.snapshots[int(exp)].columns
+    run = store.create_run(exp, "u", 99, [], None).info.run_id
+    store.log_metric(run, Metric("acc", 0.99, 1, 0))
+    assert store.count_runs([exp], "metrics.acc > 0.5") == 10
+    with store.engine.connect() as conn:
+        assert sa.inspect(conn).has_table(change_log.TABLE)
