@@ -113,7 +113,7 @@ def test_snapshot_counts_equal_a_plain_count(stores, ops):
     _check(reader, [exps[0]])
     _check(writer, exps)
     # a fresh cache (a process started now) builds its snapshots from the runs already there
-    fresh = _store(writer.engine.url.render_as_string(hide_password=False), writer.artifact_root_uri)
+    fresh = _store(writer.engine.url.render_as_string(hide_password=False), writer.default_artifact_root)
     _check(fresh, exps)
 
 
