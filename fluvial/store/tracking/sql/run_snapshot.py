@@ -294,7 +294,7 @@ class _Cache:
         return snap
 
     def _queue(self, experiment_id: int, build: list[None], columns: list[tuple[str, str]]) -> None:
-        tasks = [(experiment_id, None)] if build else []
+        tasks: list[tuple[int, tuple[str, str] | None]] = [(experiment_id, None)] if build else []
         tasks += [(experiment_id, c) for c in columns]
         fresh = [t for t in tasks if t not in self.pending]
         if not fresh:
@@ -327,7 +327,7 @@ class _Cache:
                             snap.columns[column] = loaded
                             snap.cursor = min(snap.cursor, cursor)
                             self.refresh(snap)
-            except Exception:  # noqa: BLE001 - a failed build leaves counting to SQL
+            except Exception:  # a failed build leaves counting to SQL
                 pass
             finally:
                 with self.lock:
