@@ -46,7 +46,10 @@ def count(conn: sa.Connection, experiment_ids: list[int], stages: list[str], com
             return counted
     inside = indexes.count_runs(conn, experiment_ids, ["active", "deleted"])
     if inside is not None and inside >= run_snapshot.min_runs():
-        counted = run_snapshot.count(conn.engine, experiment_ids, stages, comparisons)
+        try:
+            counted = run_snapshot.count(conn.engine, experiment_ids, stages, comparisons)
+        except sa.exc.SQLAlchemyError:
+            counted = None  # e.g. an in-memory database with one shared connection: SQL counts
         if counted is not None:
             return counted
     return _driven(conn, experiment_ids, stages, comparisons)
