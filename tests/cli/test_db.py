@@ -83,8 +83,8 @@ def test_a_database_written_by_mlflow_is_already_current(tmp_path, cli):
     )
     before = cli.dump_db(uri)
     result = cli.ok("db", "upgrade", uri)
-    from fluvial.store.tracking.sql.indexes import COUNTS_TABLE, NAMES
     from fluvial.store.tracking.sql.change_log import TABLE as CHANGE_LOG
+    from fluvial.store.tracking.sql.indexes import COUNTS_TABLE, NAMES
     from fluvial.store.tracking.sql.value_counts import TABLE as VALUE_COUNTS
 
     assert result.stdout.splitlines()[:-1] == [f"created index {name}" for name in NAMES] + [
