@@ -116,6 +116,20 @@ class _Snapshot:
             return at
         return None
 
+    def rows(self, run_uuids: list[str]) -> Any:
+        """Row positions of these runs (-1 for runs not in the snapshot), looked up in one vector
+        operation for the runs loaded at build."""
+        keys = np.array([u.encode() if u.isascii() and len(u) <= 32 else b"" for u in run_uuids], dtype="S32")
+        positions = np.full(len(run_uuids), -1, dtype=np.int64)
+        if len(self.sorted_uuids):
+            at = np.minimum(np.searchsorted(self.sorted_uuids, keys), len(self.sorted_uuids) - 1)
+            hit = (self.sorted_uuids[at] == keys) & (keys != b"")
+            positions[hit] = at[hit]
+        if self.extra:
+            for i in np.flatnonzero(positions < 0):
+                positions[i] = self.extra.get(run_uuids[i], -1)
+        return positions
+
     def append(self, run_uuid: str) -> int:
         if self.size == len(self.uuids):
             capacity = max(16, 2 * self.size)
@@ -205,10 +219,19 @@ class _Cache:
             cursor = change_log.head(conn)
             rows = conn.execute(_keyed_query(entity, key, None, snap.experiment_id), {"key": key, "exp": snap.experiment_id}).all()
             conn.rollback()
-        for run_uuid, value in rows:
-            row = snap.row(run_uuid)
-            if row is not None:
-                column.set(row, value)
+        if not rows:
+            return column, cursor
+        uuids = [str(r[0]) for r in rows]
+        positions = snap.rows(uuids)
+        found = positions >= 0
+        values = [r[1] for r in rows]
+        present = np.array([v is not None for v in values], dtype=bool)
+        if column.numeric:
+            array = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+        else:
+            array = np.array(["" if v is None else str(v) for v in values], dtype=STR)
+        column.values[positions[found]] = array[found]
+        column.present[positions[found]] = present[found]
         return column, cursor
 
     def refresh(self, snap: _Snapshot) -> None:
