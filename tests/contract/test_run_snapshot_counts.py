@@ -160,3 +160,41 @@ def test_background_mode_falls_back_then_uses_the_snapshot(tmp_path, monkeypatch
     assert store.count_runs([exp], "metrics.acc > 0.5") == 10
     with store.engine.connect() as conn:
         assert sa.inspect(conn).has_table(change_log.TABLE)
+
+
+WRITER = """
+import sys
+import fluvial as mlflow
+from fluvial.entities import Metric, Param
+
+client = mlflow.MlflowClient(sys.argv[1])
+exp = sys.argv[2]
+for i in range(int(sys.argv[3])):
+    run = client.create_run(exp, start_time=i, tags={"team": "t1"}).info.run_id
+    client.log_batch(run, metrics=[Metric("acc", (i % 4) / 4, 0, 0)], params=[Param("model", "rf")])
+    if i % 5 == 0:
+        client.delete_run(run)
+emit({})
+"""
+
+
+def test_another_process_writing_between_counts(tmp_path, monkeypatch):
+    """Another fluvial process writes between this process's snapshot counts; each count is exact."""
+    from tests.compat._mlflow import run_fluvial
+
+    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT", "sync")
+    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS", "0")
+    uri = f"sqlite:///{tmp_path / 'shared.db'}"
+    store = _store(uri, str(tmp_path / "a"))
+    exp = store.create_experiment("shared")
+    filters = ["metrics.acc >= 0.5 AND params.model = 'rf'", "tags.team = 't1' AND metrics.acc < 0.5"]
+    for rounds in (7, 11):
+        for view in ViewType:
+            for filt in filters:
+                assert store.count_runs([exp], filt, view) == _plain(store, [exp], filt, view)
+        run_fluvial(WRITER, uri, exp, str(rounds), cwd=tmp_path)
+    assert int(exp) in run_snapshot.cache(store.engine).snapshots
+    for view in ViewType:
+        for filt in filters:
+            assert store.count_runs([exp], filt, view) == _plain(store, [exp], filt, view)
+    assert store.count_runs([exp], filters[0]) == 7  # acc 0.5 or 0.75 on 8 of the 18 runs, one deleted
