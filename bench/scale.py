@@ -50,6 +50,14 @@ QUERIES: list[tuple[str, str, dict[str, Any]]] = [
      {"count": True, "filter_string": "attributes.run_name LIKE 'run-12345%'"}),
     ("count_metric", "count of `metrics.acc > 0.5 AND params.model = 'rf'`",
      {"count": True, "filter_string": "metrics.acc > 0.5 AND params.model = 'rf'"}),
+    ("count_range", "count of `metrics.acc > 0.5`", {"count": True, "filter_string": "metrics.acc > 0.5"}),
+    ("count_broad", "count of `params.optimizer = 'adam' AND metrics.loss < 1.5 AND tags.env != 'dev' AND "
+     "attributes.status = 'FINISHED'`, two experiments, `run_view_type=ALL`",
+     {"count": True, "experiment_ids": ["1", "2"], "run_view_type": 3,
+      "filter_string": "params.optimizer = 'adam' AND metrics.loss < 1.5 AND tags.env != 'dev' AND "
+                       "attributes.status = 'FINISHED'"}),
+    ("count_deleted", "count of `metrics.auc <= 0.3 AND params.depth LIKE '1%'`, deleted runs",
+     {"count": True, "run_view_type": 2, "filter_string": "metrics.auc <= 0.3 AND params.depth LIKE '1%'"}),
 ]
 
 # Runs in each side's own Python: ``import <module> as mlflow``; standard library otherwise.
