@@ -87,12 +87,13 @@ def test_mlflow_writes_reach_fluvial_run_snapshots(tmp_path: Path, monkeypatch: 
     delete, a rename, a later metric) counts exactly what a plain SQL count finds afterwards: MLflow's
     writes reach the change log through the triggers."""
     from fluvial.entities import ViewType
-    from fluvial.store.tracking.sql import run_snapshot
+    from fluvial.store.tracking.sql import run_count, run_snapshot
     from fluvial.store.tracking.sql.search import build_count_query
     from fluvial.store.tracking.sql.store import SqlTrackingStore
 
     monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT", "sync")
     monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS", "0")
+    monkeypatch.setattr(run_count, "SELECTIVE_MAX", 0)  # tiny data: keep the snapshot in play
     uri = f"sqlite:///{tmp_path / 'indexed.db'}"
     store = SqlTrackingStore(uri, str(tmp_path / "artifacts"))
     exp = store.create_experiment("indexed")

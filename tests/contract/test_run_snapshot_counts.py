@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from fluvial.entities import Metric, Param, RunTag, ViewType
 from fluvial.exceptions import MlflowException
-from fluvial.store.tracking.sql import change_log, run_snapshot
+from fluvial.store.tracking.sql import change_log, run_count, run_snapshot
 from fluvial.store.tracking.sql.search import build_count_query
 from tests.conftest import NO_POSTGRES, POSTGRES_URL
 
@@ -50,8 +50,10 @@ def stores(request, tmp_path_factory):
     saved = {k: os.environ.get(k) for k in ("FLUVIAL_COUNT_SNAPSHOT", "FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS")}
     os.environ["FLUVIAL_COUNT_SNAPSHOT"] = "sync"
     os.environ["FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS"] = "0"
+    selective, run_count.SELECTIVE_MAX = run_count.SELECTIVE_MAX, 0  # tiny data: keep the snapshot in play
     # two stores on two engines: two independent snapshot caches, as two processes would have
     yield _store(url, str(path / "a")), _store(url, str(path / "b"))
+    run_count.SELECTIVE_MAX = selective
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)
@@ -124,6 +126,7 @@ def test_snapshot_is_not_used_without_its_change_log(tmp_path, monkeypatch):
 
     monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT", "sync")
     monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS", "0")
+    monkeypatch.setattr(run_count, "SELECTIVE_MAX", 0)  # tiny data: keep the snapshot in play
     store = _store(f"sqlite:///{tmp_path / 'c.db'}", str(tmp_path / "a"))
     exp = store.create_experiment("e")
     run = store.create_run(exp, "u", 1, [], None).info.run_id
@@ -144,6 +147,7 @@ def test_snapshot_is_not_used_without_its_change_log(tmp_path, monkeypatch):
 def test_background_mode_falls_back_then_uses_the_snapshot(tmp_path, monkeypatch):
     monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT", "background")
     monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS", "0")
+    monkeypatch.setattr(run_count, "SELECTIVE_MAX", 0)  # tiny data: keep the snapshot in play
     store = _store(f"sqlite:///{tmp_path / 'c.db'}", str(tmp_path / "a"))
     exp = store.create_experiment("e")
     for i in range(20):
@@ -184,6 +188,7 @@ def test_another_process_writing_between_counts(tmp_path, monkeypatch):
 
     monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT", "sync")
     monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS", "0")
+    monkeypatch.setattr(run_count, "SELECTIVE_MAX", 0)  # tiny data: keep the snapshot in play
     uri = f"sqlite:///{tmp_path / 'shared.db'}"
     store = _store(uri, str(tmp_path / "a"))
     exp = store.create_experiment("shared")
