@@ -116,6 +116,8 @@ def test_snapshot_counts_equal_a_plain_count(stores, ops):
     _check(writer, exps)
     # a fresh cache (a process started now) builds its snapshots from the runs already there
     fresh = _store(writer.engine.url.render_as_string(hide_password=False), writer.default_artifact_root)
+    filt = "attributes.status = 'FINISHED' AND attributes.end_time > 3 AND metrics.loss <= 0.25"
+    assert fresh.count_runs(exps, filt) == _plain(fresh, exps, filt, ViewType.ACTIVE_ONLY)  # first use builds
     _check(fresh, exps)
 
 

@@ -286,13 +286,14 @@ class _Cache:
                 snap.used = time.monotonic()
                 return snap
             if not wait:
+                missing = [k for k in missing if k[0] != ATTRIBUTE]  # those come with the build
                 self._queue(experiment_id, [None] if snap is None else [], missing)
                 return None
             if snap is None:
                 snap = self._install(self.build(experiment_id))
                 if snap is None:
                     return None
-            for entity, key in missing:
+            for entity, key in [k for k in needed if k not in snap.columns]:  # the run's own columns came with the build
                 self._add_column(snap, entity, key)
             self.refresh(snap)
             snap.used = time.monotonic()
