@@ -25,7 +25,9 @@ import sqlalchemy as sa
 TABLE = "fluvial_run_changes"
 WATCHED = ("runs", "params", "tags", "latest_metrics")
 
-_SQLITE_DDL = f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, run_uuid VARCHAR(32))"
+# rowid ids without AUTOINCREMENT (which costs a write to sqlite_sequence per row): rows are never deleted
+# from the end of the log, so a new row's id is always above every id a reader has seen
+_SQLITE_DDL = f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY, run_uuid VARCHAR(32))"
 _PG_DDL = [
     f"CREATE TABLE IF NOT EXISTS {TABLE} (id BIGSERIAL PRIMARY KEY, "
     "xid xid8 NOT NULL DEFAULT pg_current_xact_id(), run_uuid VARCHAR(32))",
