@@ -48,7 +48,7 @@ def count(conn: sa.Connection, experiment_ids: list[int], stages: list[str], com
         counted = _from_counters(conn, comparisons[0], experiment_ids, stages)
         if counted is not None:
             return counted
-    counted = _driven(conn, experiment_ids, stages, comparisons, SELECTIVE_MAX)
+    counted = _driven(conn, experiment_ids, stages, comparisons, SELECTIVE_MAX) if SELECTIVE_MAX > 0 else None
     if counted is not None:
         return counted  # a selective comparison (a run-name prefix): its few index entries beat a vector pass
     inside = indexes.count_runs(conn, experiment_ids, ["active", "deleted"])
