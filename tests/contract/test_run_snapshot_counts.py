@@ -205,3 +205,37 @@ def test_another_process_writing_between_counts(tmp_path, monkeypatch):
         for filt in filters:
             assert store.count_runs([exp], filt, view) == _plain(store, [exp], filt, view)
     assert store.count_runs([exp], filters[0]) == 7  # acc 0.5 or 0.75 on 8 of the 18 runs, one deleted
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_change_log_is_trimmed_and_a_snapshot_behind_it_rebuilds(backend, tmp_path, monkeypatch):
+    """The log keeps its newest KEEP rows (a trim every TRIM_EVERY appends, by trigger, whoever writes); a
+    snapshot whose cursor is older than the trimmed rows is rebuilt rather than caught up, so its counts
+    stay exact."""
+    from tests.conftest import _postgres_database
+
+    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT", "sync")
+    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS", "0")
+    monkeypatch.setattr(run_count, "SELECTIVE_MAX", 0)  # tiny data: keep the snapshot in play
+    monkeypatch.setattr(change_log, "KEEP", 30)  # the triggers are created with these values
+    monkeypatch.setattr(change_log, "TRIM_EVERY", 10)
+    databases = _postgres_database() if backend == "postgres" else iter([f"sqlite:///{tmp_path / 't.db'}"])
+    url = next(databases)
+    try:
+        reader, writer = _store(url, str(tmp_path / "a")), _store(url, str(tmp_path / "b"))
+        exp = reader.create_experiment("e")
+        runs = [reader.create_run(exp, "u", 1, [], None).info.run_id for _ in range(3)]
+        assert reader.count_runs([exp], "metrics.acc > 0.5") == 0  # the reader's snapshot, cursor now
+        for step in range(60):  # far more changes than the log keeps
+            writer.log_metric(runs[step % 3], Metric("acc", 0.9 if step < 59 else 0.1, step, step))
+        with writer.engine.connect() as conn:
+            kept = int(conn.exec_driver_sql(f"SELECT count(*) FROM {change_log.TABLE}").scalar() or 0)
+            assert kept <= 30 + 10
+            assert change_log.trimmed_past(conn, 0)
+        # runs[2] ended at 0.1 (the last step); the others at 0.9: the stale snapshot rebuilds to see it
+        assert reader.count_runs([exp], "metrics.acc > 0.5") == 2 == _plain(reader, [exp], "metrics.acc > 0.5", ViewType.ACTIVE_ONLY)
+        assert reader.count_runs([exp], "metrics.acc < 0.5") == 1
+    finally:
+        if backend == "postgres":
+            for _ in databases:  # drops the database
+                pass

@@ -13,7 +13,10 @@ PostgreSQL). A reader's position in the log is a cursor:
   ``xmin`` of the reader's snapshot: every transaction below it had finished and is in the data read;
   the next catch-up re-reads every row from a transaction at or above it (re-reading a run is harmless).
 
-The log is never trimmed yet (one short row per changed param, tag, latest metric or run).
+The log keeps its newest ``KEEP`` rows: every ``TRIM_EVERY``-th row appended (whoever writes it) fires a
+trigger that deletes the older ones. A reader whose cursor is older than what was deleted learns it
+from ``trimmed_past`` and rebuilds instead of catching up (SQLite: ids are contiguous, so a gap below
+the oldest row says so; PostgreSQL: a one-row table keeps the largest transaction id deleted).
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 
 TABLE = "fluvial_run_changes"
+HORIZON = "fluvial_run_changes_horizon"  # PostgreSQL: the largest writer xid among trimmed rows
 WATCHED = ("runs", "params", "tags", "latest_metrics")
+KEEP = 1_000_000  # rows the log keeps (about 50 MB); a snapshot further behind rebuilds
+TRIM_EVERY = 8_192  # one trim per this many appended rows
 
 # rowid ids without AUTOINCREMENT (which costs a write to sqlite_sequence per row): rows are never deleted
 # from the end of the log, so a new row's id is always above every id a reader has seen
@@ -41,6 +47,22 @@ BEGIN
   RETURN NULL;
 END $$""",
 ]
+
+
+def _trim_ddl(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return [f"CREATE TRIGGER IF NOT EXISTS {TABLE}_trim AFTER INSERT ON {TABLE} WHEN NEW.id % {TRIM_EVERY} = 0 "
+                f"BEGIN DELETE FROM {TABLE} WHERE id <= NEW.id - {KEEP}; END"]
+    return [
+        f"CREATE TABLE IF NOT EXISTS {HORIZON} (h BIGINT NOT NULL)",
+        f"INSERT INTO {HORIZON} (h) SELECT -1 WHERE NOT EXISTS (SELECT 1 FROM {HORIZON})",
+        f"""CREATE OR REPLACE FUNCTION fluvial_run_changes_trim() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  WITH gone AS (DELETE FROM {TABLE} WHERE id <= NEW.id - {KEEP} RETURNING xid::text::bigint AS x)
+  UPDATE {HORIZON} SET h = GREATEST(h, (SELECT max(x) FROM gone)) WHERE EXISTS (SELECT 1 FROM gone);
+  RETURN NULL;
+END $$""",
+    ]
 
 
 def _name(table: str) -> str:
@@ -93,13 +115,18 @@ def create(conn: sa.Connection) -> None:
         for table in WATCHED:
             for ddl in _sqlite_triggers(table):
                 conn.exec_driver_sql(ddl)
+        for ddl in _trim_ddl("sqlite"):
+            conn.exec_driver_sql(ddl)
         return
-    for ddl in _PG_DDL:
+    for ddl in _PG_DDL + _trim_ddl("postgresql"):
         conn.exec_driver_sql(ddl)
     have = {str(r[0]) for r in conn.exec_driver_sql("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
     for table in WATCHED:
         if _name(table) not in have:
             conn.exec_driver_sql(_pg_trigger(table))
+    if f"{TABLE}_trim" not in have:
+        conn.exec_driver_sql(f"CREATE TRIGGER {TABLE}_trim AFTER INSERT ON {TABLE} FOR EACH ROW "
+                             f"WHEN (mod(NEW.id, {TRIM_EVERY}) = 0) EXECUTE FUNCTION fluvial_run_changes_trim()")
 
 
 def head(conn: sa.Connection) -> int:
@@ -107,6 +134,15 @@ def head(conn: sa.Connection) -> int:
     if conn.dialect.name == "sqlite":
         return int(conn.exec_driver_sql(f"SELECT COALESCE(max(id), 0) FROM {TABLE}").scalar() or 0)
     return int(conn.exec_driver_sql("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").scalar() or 0)
+
+
+def trimmed_past(conn: sa.Connection, cursor: int) -> bool:
+    """Whether rows a reader at ``cursor`` has not seen were trimmed (it must rebuild, not catch up)."""
+    if conn.dialect.name == "sqlite":
+        oldest = conn.exec_driver_sql(f"SELECT min(id) FROM {TABLE}").scalar()
+        return oldest is not None and int(oldest) > cursor + 1
+    horizon = conn.exec_driver_sql(f"SELECT max(h) FROM {HORIZON}").scalar()
+    return horizon is not None and int(horizon) >= cursor
 
 
 def changed_since(conn: sa.Connection, cursor: int) -> Iterator[str]:

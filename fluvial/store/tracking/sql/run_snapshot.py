@@ -161,6 +161,10 @@ def _run_values(row: Any) -> dict[tuple[str, str], Any]:
     return {(ATTRIBUTE, name): row[i + 1] for i, name in enumerate(_RUN_COLUMNS)}
 
 
+class _Stale(Exception):
+    """A snapshot fell further behind than the change log keeps: drop it and build anew."""
+
+
 class _Cache:
     """This process's snapshots of one database."""
 
@@ -235,9 +239,13 @@ class _Cache:
         return column, cursor
 
     def refresh(self, snap: _Snapshot) -> None:
-        """Bring ``snap`` up to the database's present state (under ``self.lock``)."""
+        """Bring ``snap`` up to the database's present state (under ``self.lock``); _Stale when the log
+        no longer holds every change since its cursor."""
         with self._read() as conn:
             head = change_log.head(conn)
+            if change_log.trimmed_past(conn, snap.cursor):
+                conn.rollback()
+                raise _Stale(snap.experiment_id)
             changed = list(change_log.changed_since(conn, snap.cursor))
             for start in range(0, len(changed), _CHUNK):
                 self._reload(conn, snap, changed[start:start + _CHUNK])
@@ -282,7 +290,11 @@ class _Cache:
             snap = self.snapshots.get(experiment_id)
             missing = [k for k in needed if snap is None or k not in snap.columns]
             if snap is not None and not missing:
-                self.refresh(snap)
+                try:
+                    self.refresh(snap)
+                except _Stale:
+                    del self.snapshots[experiment_id]
+                    return self.ensure(experiment_id, needed, wait)
                 snap.used = time.monotonic()
                 return snap
             if not wait:
@@ -295,7 +307,11 @@ class _Cache:
                     return None
             for entity, key in [k for k in needed if k not in snap.columns]:  # the run's own columns came with the build
                 self._add_column(snap, entity, key)
-            self.refresh(snap)
+            try:
+                self.refresh(snap)
+            except _Stale:
+                self.snapshots.pop(experiment_id, None)
+                return self.ensure(experiment_id, needed, wait)
             snap.used = time.monotonic()
             return snap
 
@@ -351,6 +367,9 @@ class _Cache:
                             snap.columns[column] = loaded
                             snap.cursor = min(snap.cursor, cursor)
                             self.refresh(snap)
+            except _Stale:
+                with self.lock:
+                    self.snapshots.pop(experiment_id, None)  # the next count queues a new build
             except Exception:  # a failed build leaves counting to SQL
                 pass
             finally:
