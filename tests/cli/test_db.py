@@ -83,11 +83,12 @@ def test_a_database_written_by_mlflow_is_already_current(tmp_path, cli):
     )
     before = cli.dump_db(uri)
     result = cli.ok("db", "upgrade", uri)
+    from fluvial.store.tracking.sql.change_log import TABLE as CHANGE_LOG
     from fluvial.store.tracking.sql.indexes import COUNTS_TABLE, NAMES
     from fluvial.store.tracking.sql.value_counts import TABLE as VALUE_COUNTS
 
     assert result.stdout.splitlines()[:-1] == [f"created index {name}" for name in NAMES] + [
-        f"created table {COUNTS_TABLE}", f"created table {VALUE_COUNTS}"]  # only fluvial's
+        f"created table {COUNTS_TABLE}", f"created table {CHANGE_LOG}", f"created table {VALUE_COUNTS}"]  # only fluvial's
     assert f"creating index {NAMES[0]} on runs (0 rows)..." in result.stderr  # progress, on stderr
     assert cli.dump_db(uri) == before
     assert cli.ok("db", "upgrade", uri).stdout.endswith("nothing to do.\n")

@@ -79,3 +79,34 @@ def test_mlflow_writes_keep_fluvial_indexes_right(tmp_path: Path) -> None:
     by_hand = sorted(everything, key=lambda r: r.info.run_id)
     by_hand.sort(key=lambda r: r.info.start_time, reverse=True)
     assert [r.info.run_id for r in everything] == [r.info.run_id for r in by_hand]
+
+
+@pytest.mark.compat
+def test_mlflow_writes_reach_fluvial_run_snapshots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fluvial process whose run snapshot was built before MLflow 2.22.5 wrote (runs, batches, a
+    delete, a rename, a later metric) counts exactly what a plain SQL count finds afterwards: MLflow's
+    writes reach the change log through the triggers."""
+    from fluvial.entities import ViewType
+    from fluvial.store.tracking.sql import run_count, run_snapshot
+    from fluvial.store.tracking.sql.search import build_count_query
+    from fluvial.store.tracking.sql.store import SqlTrackingStore
+
+    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT", "sync")
+    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS", "0")
+    monkeypatch.setattr(run_count, "SELECTIVE_MAX", 0)  # tiny data: keep the snapshot in play
+    uri = f"sqlite:///{tmp_path / 'indexed.db'}"
+    store = SqlTrackingStore(uri, str(tmp_path / "artifacts"))
+    exp = store.create_experiment("indexed")
+    filters = ["metrics.acc > 0.5 AND params.model = 'rf'", "metrics.acc <= 0.5", "tags.team LIKE 't%'",
+               "attributes.run_name LIKE 'renamed%'", "tags.env = 'prod' AND attributes.start_time >= 1005",
+               "params.model != 'rf' AND metrics.acc > 0.95"]
+    for filt in filters:
+        assert store.count_runs([exp], filt) == 0  # builds the snapshot and its columns
+    assert int(exp) in run_snapshot.cache(store.engine).snapshots
+    run_mlflow(WRITE, uri, cwd=tmp_path)
+    for view in ViewType:
+        for filt in filters:
+            with store.engine.connect() as conn:
+                plain = conn.execute(build_count_query([exp], filt, int(view))).scalar()
+            assert store.count_runs([exp], filt, view) == plain, (filt, view)
+    assert store.count_runs([exp], "metrics.acc > 0.95") == 1  # MLflow's later log_metric on ids[2]

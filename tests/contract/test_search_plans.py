@@ -145,3 +145,34 @@ def test_metric_history_uses_the_run_key_step_index(populated):
         plan = _plan(store, statement, parameters)
         if "FROM metrics" in statement:
             assert "fluvial_metrics_run_key_step" in plan, f"{statement}\n{plan}"
+
+
+def test_snapshot_counts_read_the_change_log_by_index(populated, monkeypatch):
+    """A count answered by the run snapshot reads the change log from its cursor through an index (the
+    id on SQLite, the transaction id on PostgreSQL) and reloads the changed runs by key, never a scan."""
+    from fluvial.store.tracking.sql import run_count
+
+    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT", "sync")
+    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS", "0")
+    monkeypatch.setattr(run_count, "SELECTIVE_MAX", 0)  # tiny data: keep the snapshot in play
+    store, exp, other = populated
+    filter_string = "metrics.acc > 0.5 AND params.model = 'rf' AND tags.team LIKE 'team%'"
+    expected = len(store.search_runs([exp, other], filter_string, max_results=100))
+    assert store.count_runs([exp, other], filter_string) == expected  # builds the snapshots and their columns
+    run_id = store.search_runs([exp], "", ViewType.ALL, 1)[0].info.run_id
+    store.set_tag(run_id, RunTag("team", "team0"))  # one change for the next count to reload
+    statements = _statements(store, lambda: store.count_runs([exp, other], filter_string))
+    log_reads = [(s, p) for s, p in statements if "fluvial_run_changes WHERE" in s]
+    assert log_reads, statements
+    assert any("run_uuid IN" in s for s, _ in statements), statements  # the changed run was reloaded
+    for statement, parameters in statements:
+        plan = _plan(store, statement, parameters)
+        _check(store, plan, statement)
+        if store.engine.dialect.name == "sqlite":
+            assert not re.search(r"^SCAN (?!sqlite_master|CONSTANT ROW|anon_)", plan, re.M), f"{statement}\n{plan}"
+            if "fluvial_run_changes WHERE" in statement:
+                assert "SEARCH fluvial_run_changes USING INTEGER PRIMARY KEY (rowid>?)" in plan, plan
+        else:
+            assert "Seq Scan" not in plan, f"{statement}\n{plan}"
+            if "fluvial_run_changes WHERE" in statement:
+                assert "fluvial_run_changes_xid" in plan, plan

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from fluvial.store.tracking.sql import value_counts
+from fluvial.store.tracking.sql import change_log, value_counts
 
 PG_VALUE_PREFIX = 200
 SMALL_DATABASE_ROWS = 500_000
@@ -88,7 +88,9 @@ def missing_indexes(engine: sa.Engine) -> list[str]:
             have.add(COUNTS_TABLE)
         if engine.dialect.name == "sqlite" and value_counts.complete(conn):
             have.add(value_counts.TABLE)
-    wanted = [*NAMES, COUNTS_TABLE] + ([value_counts.TABLE] if engine.dialect.name == "sqlite" else [])
+        if change_log.complete(conn):
+            have.add(change_log.TABLE)
+    wanted = [*NAMES, COUNTS_TABLE, change_log.TABLE] + ([value_counts.TABLE] if engine.dialect.name == "sqlite" else [])
     return [name for name in wanted if name not in have]
 
 
@@ -155,6 +157,11 @@ def ensure_indexes(engine: sa.Engine, progress: Callable[[str], None] | None = N
             if progress:
                 progress(f"creating table {value_counts.TABLE} (runs per param/tag value, kept by triggers)...")
             value_counts.create(conn)
+    if change_log.TABLE in missing:
+        with write_transaction(engine) as conn:
+            if progress:
+                progress(f"creating table {change_log.TABLE} (runs changed, written by triggers)...")
+            change_log.create(conn)
     for name, table, sqlite_cols, pg_cols in INDEXES:
         if name in have:
             continue

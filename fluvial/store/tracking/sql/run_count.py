@@ -5,12 +5,15 @@ In order of preference:
 1. No filter: the trigger-kept ``fluvial_run_counts`` table (``indexes.py``), a few rows.
 2. One ``=`` comparison on a param, a tag or the run name, on SQLite: the trigger-kept
    per-value counters (``value_counts.py``), a few rows.
-3. A filter with an indexable comparison (``=``, ``IN``, a ``LIKE`` with a literal prefix, a metric
+3. A comparison matching at most ``SELECTIVE_MAX`` runs: driven from its index range (as in 5).
+4. Experiments holding at least ``run_snapshot.min_runs()`` runs: this process's columnar snapshot,
+   kept fresh from the trigger-written change log (``run_snapshot.py``, ``change_log.py``).
+5. A filter with an indexable comparison (``=``, ``IN``, a ``LIKE`` with a literal prefix, a metric
    range) that matches fewer runs than the experiments hold (on PostgreSQL: at most ``PG_DRIVE_MAX``
    rows): the count is driven from that
    comparison's ``(key, value, run_uuid)`` index range, each run checked by primary key for its
    experiment, stage and the other comparisons. The range is probed first with a bounded count.
-4. Otherwise: ``None``, and the caller runs the general ``SELECT count(*)`` over the experiments.
+6. Otherwise: ``None``, and the caller runs the general ``SELECT count(*)`` over the experiments.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.util import ClauseAdapter
 
 from fluvial.search import ATTRIBUTE, PARAM, TAG, Comparison
-from fluvial.store.tracking.sql import indexes, runs_page, schema, value_counts
+from fluvial.store.tracking.sql import indexes, run_snapshot, runs_page, schema, value_counts
 from fluvial.store.tracking.sql.search import RUN_NAME_TAG, run_filter_clause
 
 DIALECTS = ("sqlite", "postgresql")
@@ -29,6 +32,9 @@ DIALECTS = ("sqlite", "postgresql")
 # for a filter matching at most this many rows (measured at 1M: driving 200,000 runs took 6.3 s where the
 # general count took 0.6 s); SQLite's general count walks the experiment, so there any smaller range wins.
 PG_DRIVE_MAX = 20_000
+# Before the run snapshot: a comparison matching at most this many runs drives the count from its index
+# range (about 9 us of CPU per run on SQLite: 45 ms at 5,000), cheaper than a vector pass over 1M runs.
+SELECTIVE_MAX = 5_000
 
 
 def count(conn: sa.Connection, experiment_ids: list[int], stages: list[str], comparisons: list[Comparison]) -> int | None:
@@ -40,6 +46,17 @@ def count(conn: sa.Connection, experiment_ids: list[int], stages: list[str], com
         return indexes.count_runs(conn, experiment_ids, stages)
     if len(comparisons) == 1:
         counted = _from_counters(conn, comparisons[0], experiment_ids, stages)
+        if counted is not None:
+            return counted
+    counted = _driven(conn, experiment_ids, stages, comparisons, SELECTIVE_MAX) if SELECTIVE_MAX > 0 else None
+    if counted is not None:
+        return counted  # a selective comparison (a run-name prefix): its few index entries beat a vector pass
+    inside = indexes.count_runs(conn, experiment_ids, ["active", "deleted"])
+    if inside is not None and inside >= run_snapshot.min_runs():
+        try:
+            counted = run_snapshot.count(conn.engine, experiment_ids, stages, comparisons)
+        except sa.exc.SQLAlchemyError:
+            counted = None  # e.g. an in-memory database with one shared connection: SQL counts
         if counted is not None:
             return counted
     return _driven(conn, experiment_ids, stages, comparisons)
@@ -62,12 +79,15 @@ def _bounded(conn: sa.Connection, table: sa.Table, conditions: list[Any], limit:
     return int(conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar() or 0)
 
 
-def _driven(conn: sa.Connection, experiment_ids: list[int], stages: list[str], comparisons: list[Comparison]) -> int | None:
+def _driven(conn: sa.Connection, experiment_ids: list[int], stages: list[str], comparisons: list[Comparison],
+            cap: int | None = None) -> int | None:
     inside = indexes.count_runs(conn, experiment_ids, stages)
     if inside is None:
         return None
     if conn.dialect.name == "postgresql":
         inside = min(inside, PG_DRIVE_MAX)
+    if cap is not None:
+        inside = min(inside, cap)
     best: tuple[int, Comparison, sa.Table, list[Any]] | None = None
     for c in comparisons:
         probe = runs_page._probe_clause(c, conn.dialect.name)

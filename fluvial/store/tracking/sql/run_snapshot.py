@@ -1,0 +1,557 @@
+"""Counting the runs a filter matches from an in-process columnar snapshot of an experiment's runs
+(SQLite and PostgreSQL): one numpy array per column a filter touched (lifecycle stage, times, status,
+each param/tag/metric key, loaded on first use), kept fresh from the trigger-written change log
+(``change_log.py``). A count costs one read of the log since the snapshot's cursor, a reload of the
+runs that changed, and a vector operation per comparison: exact, whoever wrote (other fluvial
+processes, MLflow), because every write to ``runs``, ``params``, ``tags`` or ``latest_metrics`` lands in
+the log in the writer's own transaction.
+
+Used for experiments holding at least ``FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS`` runs (default 20,000;
+smaller ones are counted by SQL quickly). ``FLUVIAL_COUNT_SNAPSHOT``: ``background`` (default: a
+missing snapshot or column is built by one background thread per process while the count falls back
+to SQL), ``sync`` (built on the spot), ``off``. Memory is bounded by
+``FLUVIAL_COUNT_SNAPSHOT_MAX_CELLS`` (runs x columns over all snapshots, default 30,000,000, about
+0.5 GB); least recently used experiments are dropped first. Comparisons the vector evaluator does not
+cover (dataset filters, ILIKE over non-ASCII text, integers beyond 2**53) fall back to SQL.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import threading
+import time
+import weakref
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from fluvial.search import ATTRIBUTE, LIST_COMPARATORS, METRIC, PARAM, TAG, Comparison
+from fluvial.store.tracking.sql import change_log
+from fluvial.store.tracking.sql.search import RUN_NAME_TAG, normalize_like_pattern
+
+STR = np.dtypes.StringDType()
+_RUN_COLUMNS = ("experiment_id", "lifecycle_stage", "start_time", "end_time", "status", "user_id",
+                "artifact_uri")
+_NUMERIC_ATTRIBUTES = {"start_time", "end_time"}
+_STRING_ATTRIBUTES = {"status", "user_id", "artifact_uri", "run_id"}
+_KEYED = {PARAM: ("params", "p"), TAG: ("tags", "t"), METRIC: ("latest_metrics", "m")}
+_EXACT_FLOAT = 2**53
+_CHUNK = 500
+
+
+def _mode() -> str:
+    return os.environ.get("FLUVIAL_COUNT_SNAPSHOT", "background")
+
+
+def min_runs() -> int:
+    return int(os.environ.get("FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS", "20000"))
+
+
+def _max_cells() -> int:
+    return int(os.environ.get("FLUVIAL_COUNT_SNAPSHOT_MAX_CELLS", "30000000"))
+
+
+class _Column:
+    """Values of one column by row: strings (``present`` False where the run has none) or floats
+    (NaN where the run has none, or a NaN metric: neither matches a numeric comparison)."""
+
+    def __init__(self, numeric: bool, capacity: int) -> None:
+        self.numeric = numeric
+        self.values = np.full(capacity, np.nan) if numeric else np.full(capacity, "", dtype=STR)
+        self.present = np.zeros(capacity, dtype=bool)
+        self._ascii: bool | None = None
+
+    def grow(self, capacity: int) -> None:
+        extra = capacity - len(self.values)
+        filler = np.full(extra, np.nan) if self.numeric else np.full(extra, "", dtype=STR)
+        self.values = np.concatenate([self.values, filler])
+        self.present = np.concatenate([self.present, np.zeros(extra, dtype=bool)])
+
+    def set(self, row: int, value: Any) -> None:
+        self._ascii = None
+        if value is None:
+            self.present[row] = False
+            self.values[row] = np.nan if self.numeric else ""
+        else:
+            self.present[row] = True
+            self.values[row] = float(value) if self.numeric else str(value)
+
+    def ascii_only(self, size: int) -> bool:
+        if self._ascii is None:
+            self._ascii = all(str(v).isascii() for v in self.values[:size])
+        return self._ascii
+
+
+class _Snapshot:
+    """One experiment's runs: row positions by run_uuid, base columns, keyed columns on demand."""
+
+    def __init__(self, experiment_id: int) -> None:
+        self.experiment_id = experiment_id
+        self.cursor = 0
+        self.size = 0
+        # the ASCII run_uuids loaded at build, in order, as bytes (numpy 2.4's searchsorted is wrong on
+        # StringDType arrays); rows 0..len-1 are these runs, any other run is in ``extra``
+        self.sorted_uuids = np.array([], dtype="S32")
+        self.extra: dict[str, int] = {}  # runs added since
+        self.uuids = np.array([], dtype=STR)
+        self.columns: dict[tuple[str, str], _Column] = {}
+        self.used = time.monotonic()
+
+    def cells(self) -> int:
+        return len(self.uuids) * (len(self.columns) + 1)
+
+    def row(self, run_uuid: str) -> int | None:
+        found = self.extra.get(run_uuid)
+        if found is not None:
+            return found
+        if not run_uuid.isascii() or len(run_uuid) > 32:
+            return None
+        key = run_uuid.encode()
+        at = int(np.searchsorted(self.sorted_uuids, key))
+        if at < len(self.sorted_uuids) and self.sorted_uuids[at] == key:
+            return at
+        return None
+
+    def rows(self, run_uuids: list[str]) -> Any:
+        """Row positions of these runs (-1 for runs not in the snapshot), looked up in one vector
+        operation for the runs loaded at build."""
+        keys = np.array([u.encode() if u.isascii() and len(u) <= 32 else b"" for u in run_uuids], dtype="S32")
+        positions = np.full(len(run_uuids), -1, dtype=np.int64)
+        if len(self.sorted_uuids):
+            at = np.minimum(np.searchsorted(self.sorted_uuids, keys), len(self.sorted_uuids) - 1)
+            hit = (self.sorted_uuids[at] == keys) & (keys != b"")
+            positions[hit] = at[hit]
+        if self.extra:
+            for i in np.flatnonzero(positions < 0):
+                positions[i] = self.extra.get(run_uuids[i], -1)
+        return positions
+
+    def append(self, run_uuid: str) -> int:
+        if self.size == len(self.uuids):
+            capacity = max(16, 2 * self.size)
+            self.uuids = np.concatenate([self.uuids, np.full(capacity - self.size, "", dtype=STR)])
+            for column in self.columns.values():
+                column.grow(capacity)
+        row = self.size
+        self.uuids[row] = run_uuid
+        self.extra[run_uuid] = row
+        self.size += 1
+        return row
+
+
+def _keyed_query(entity: str, key: str, uuids: list[str] | None, experiment_id: int | None) -> sa.TextClause:
+    table = _KEYED[entity][0]
+    value = "CASE WHEN c.is_nan THEN NULL ELSE c.value END" if entity == METRIC else "c.value"
+    where = ["c.key = :key"]
+    if uuids is not None:
+        where.append("c.run_uuid IN :uuids")
+    if experiment_id is not None:
+        where.append("c.run_uuid IN (SELECT run_uuid FROM runs WHERE experiment_id = :exp)")
+    query = sa.text(f"SELECT c.run_uuid, {value} FROM {table} c WHERE {' AND '.join(where)}")
+    if uuids is not None:
+        query = query.bindparams(sa.bindparam("uuids", expanding=True))
+    return query
+
+
+def _run_values(row: Any) -> dict[tuple[str, str], Any]:
+    return {(ATTRIBUTE, name): row[i + 1] for i, name in enumerate(_RUN_COLUMNS)}
+
+
+class _Stale(Exception):
+    """A snapshot fell further behind than the change log keeps: drop it and build anew."""
+
+
+class _Cache:
+    """This process's snapshots of one database."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.lock = threading.RLock()
+        self.snapshots: dict[int, _Snapshot] = {}
+        self.pending: set[tuple[int, tuple[str, str] | None]] = set()
+        self.worker: threading.Thread | None = None
+
+    # ---- reading the database ---------------------------------------------------------------
+    def _read(self) -> Any:
+        conn = self.engine.connect()
+        if self.engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        conn.begin()
+        if self.engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("SELECT 1")  # deferred BEGIN: take the read snapshot now
+        return conn
+
+    def build(self, experiment_id: int) -> _Snapshot:
+        snap = _Snapshot(experiment_id)
+        with self._read() as conn:
+            snap.cursor = change_log.head(conn)
+            rows = conn.execute(sa.text(
+                f"SELECT run_uuid, {', '.join(_RUN_COLUMNS)} FROM runs WHERE experiment_id = :exp"),
+                {"exp": experiment_id}).all()
+            conn.rollback()
+        # the base rows: ASCII run_uuids in byte order (SQLite and PostgreSQL may order others differently)
+        rows.sort(key=lambda r: (not (r[0].isascii() and len(r[0]) <= 32), r[0].encode()))
+        n = len(rows)
+        base = [r[0] for r in rows if r[0].isascii() and len(r[0]) <= 32]
+        snap.sorted_uuids = np.array([u.encode() for u in base], dtype="S32")
+        snap.uuids = np.array([r[0] for r in rows], dtype=STR)
+        snap.extra = {r[0]: i for i, r in enumerate(rows) if i >= len(base)}
+        snap.size = n
+        for i, name in enumerate(_RUN_COLUMNS):
+            numeric = name in _NUMERIC_ATTRIBUTES or name == "experiment_id"
+            column = _Column(numeric, n)
+            values = [r[i + 1] for r in rows]
+            column.present[:] = [v is not None for v in values]
+            if numeric:
+                column.values[:] = [np.nan if v is None else float(v) for v in values]
+            else:
+                column.values[:] = ["" if v is None else str(v) for v in values]
+            snap.columns[(ATTRIBUTE, name)] = column
+        run_id = _Column(False, n)
+        run_id.values[:] = snap.uuids
+        run_id.present[:] = True
+        snap.columns[(ATTRIBUTE, "run_id")] = run_id
+        return snap
+
+    def load_column(self, snap: _Snapshot, entity: str, key: str) -> tuple[_Column, int]:
+        column = _Column(entity == METRIC, len(snap.uuids))
+        with self._read() as conn:
+            cursor = change_log.head(conn)
+            rows = conn.execute(_keyed_query(entity, key, None, snap.experiment_id), {"key": key, "exp": snap.experiment_id}).all()
+            conn.rollback()
+        if not rows:
+            return column, cursor
+        uuids = [str(r[0]) for r in rows]
+        positions = snap.rows(uuids)
+        found = positions >= 0
+        values = [r[1] for r in rows]
+        present = np.array([v is not None for v in values], dtype=bool)
+        if column.numeric:
+            array = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+        else:
+            array = np.array(["" if v is None else str(v) for v in values], dtype=STR)
+        column.values[positions[found]] = array[found]
+        column.present[positions[found]] = present[found]
+        return column, cursor
+
+    def refresh(self, snap: _Snapshot) -> None:
+        """Bring ``snap`` up to the database's present state (under ``self.lock``); _Stale when the log
+        no longer holds every change since its cursor."""
+        with self._read() as conn:
+            head = change_log.head(conn)
+            if change_log.trimmed_past(conn, snap.cursor):
+                conn.rollback()
+                raise _Stale(snap.experiment_id)
+            changed = list(change_log.changed_since(conn, snap.cursor))
+            for start in range(0, len(changed), _CHUNK):
+                self._reload(conn, snap, changed[start:start + _CHUNK])
+            conn.rollback()
+        snap.cursor = head
+
+    def _reload(self, conn: sa.Connection, snap: _Snapshot, uuids: list[str]) -> None:
+        query = sa.text(f"SELECT run_uuid, {', '.join(_RUN_COLUMNS)} FROM runs WHERE run_uuid IN :uuids")
+        query = query.bindparams(sa.bindparam("uuids", expanding=True))
+        found = {str(r[0]): r for r in conn.execute(query, {"uuids": uuids})}
+        rows: dict[str, int] = {}
+        for run_uuid in uuids:
+            row = snap.row(run_uuid)
+            record = found.get(run_uuid)
+            if row is None:
+                if record is None or record[1] != snap.experiment_id:
+                    continue  # not ours, before or after
+                row = snap.append(run_uuid)
+                snap.columns[(ATTRIBUTE, "run_id")].set(row, run_uuid)
+            rows[run_uuid] = row
+            values = _run_values(record) if record is not None else {}
+            for name in _RUN_COLUMNS:
+                snap.columns[(ATTRIBUTE, name)].set(row, values.get((ATTRIBUTE, name)))
+            if record is None:  # hard-deleted: out of every count
+                snap.columns[(ATTRIBUTE, "experiment_id")].set(row, -1)
+        if not rows:
+            return
+        for (entity, key), column in snap.columns.items():
+            if entity == ATTRIBUTE:
+                continue
+            for row in rows.values():
+                column.set(row, None)
+            result = conn.execute(_keyed_query(entity, key, list(rows), None), {"key": key, "uuids": list(rows)})
+            for run_uuid, value in result:
+                column.set(rows[str(run_uuid)], value)
+
+    # ---- keeping snapshots ------------------------------------------------------------------
+    def ensure(self, experiment_id: int, needed: list[tuple[str, str]], wait: bool) -> _Snapshot | None:
+        """The experiment's snapshot with these columns, fresh; None when it is not built yet (then
+        it is being built in the background unless ``wait``)."""
+        with self.lock:
+            snap = self.snapshots.get(experiment_id)
+            missing = [k for k in needed if snap is None or k not in snap.columns]
+            if snap is not None and not missing:
+                try:
+                    self.refresh(snap)
+                except _Stale:
+                    del self.snapshots[experiment_id]
+                    return self.ensure(experiment_id, needed, wait)
+                snap.used = time.monotonic()
+                return snap
+            if not wait:
+                missing = [k for k in missing if k[0] != ATTRIBUTE]  # those come with the build
+                self._queue(experiment_id, [None] if snap is None else [], missing)
+                return None
+            if snap is None:
+                snap = self._install(self.build(experiment_id))
+                if snap is None:
+                    return None
+            for entity, key in [k for k in needed if k not in snap.columns]:  # the run's own columns came with the build
+                self._add_column(snap, entity, key)
+            try:
+                self.refresh(snap)
+            except _Stale:
+                self.snapshots.pop(experiment_id, None)
+                return self.ensure(experiment_id, needed, wait)
+            snap.used = time.monotonic()
+            return snap
+
+    def _add_column(self, snap: _Snapshot, entity: str, key: str) -> None:
+        column, cursor = self.load_column(snap, entity, key)
+        if len(column.values) < len(snap.uuids):
+            column.grow(len(snap.uuids))
+        snap.columns[(entity, key)] = column
+        # the column is as of ``cursor``, the rest as of snap.cursor: catch both up from the older one
+        snap.cursor = min(snap.cursor, cursor)
+
+    def _install(self, snap: _Snapshot) -> _Snapshot | None:
+        budget = _max_cells()
+        others = sorted((s for e, s in self.snapshots.items() if e != snap.experiment_id), key=lambda s: s.used)
+        while others and sum(s.cells() for s in self.snapshots.values()) + snap.cells() > budget:
+            del self.snapshots[others.pop(0).experiment_id]
+        if snap.cells() > budget:
+            return None
+        self.snapshots[snap.experiment_id] = snap
+        return snap
+
+    def _queue(self, experiment_id: int, build: list[None], columns: list[tuple[str, str]]) -> None:
+        tasks: list[tuple[int, tuple[str, str] | None]] = [(experiment_id, None)] if build else []
+        tasks += [(experiment_id, c) for c in columns]
+        fresh = [t for t in tasks if t not in self.pending]
+        if not fresh:
+            return
+        self.pending.update(fresh)
+        if self.worker is None or not self.worker.is_alive():
+            self.worker = threading.Thread(target=self._work, name="fluvial-count-snapshot", daemon=True)
+            self.worker.start()
+
+    def _work(self) -> None:
+        while True:
+            with self.lock:
+                if not self.pending:
+                    self.worker = None
+                    return
+                experiment_id, column = min(self.pending, key=lambda t: t[1] is not None)
+            try:
+                if column is None:
+                    built = self.build(experiment_id)  # outside the lock: counts go on meanwhile
+                    with self.lock:
+                        self._install(built)
+                else:
+                    with self.lock:
+                        snap = self.snapshots.get(experiment_id)
+                    if snap is not None and column not in snap.columns:
+                        loaded, cursor = self.load_column(snap, *column)
+                        with self.lock:
+                            if len(loaded.values) < len(snap.uuids):
+                                loaded.grow(len(snap.uuids))
+                            snap.columns[column] = loaded
+                            snap.cursor = min(snap.cursor, cursor)
+                            self.refresh(snap)
+            except _Stale:
+                with self.lock:
+                    self.snapshots.pop(experiment_id, None)  # the next count queues a new build
+            except Exception:  # a failed build leaves counting to SQL
+                pass
+            finally:
+                with self.lock:
+                    self.pending.discard((experiment_id, column))
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait for the background builder to finish its queue (tests and benchmarks)."""
+        worker = self.worker
+        if worker is not None:
+            worker.join(timeout)
+        return not self.pending
+
+
+_CACHES: weakref.WeakKeyDictionary[sa.Engine, _Cache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def cache(engine: sa.Engine) -> _Cache:
+    with _CACHES_LOCK:
+        found = _CACHES.get(engine)
+        if found is None:
+            found = _CACHES[engine] = _Cache(engine)
+        return found
+
+
+# ---- evaluating comparisons ----------------------------------------------------------------------
+
+def _column_key(c: Comparison) -> tuple[str, str] | None:
+    if c.entity == ATTRIBUTE:
+        if c.key == "run_name":
+            return (TAG, RUN_NAME_TAG)
+        if c.key in _NUMERIC_ATTRIBUTES or c.key in _STRING_ATTRIBUTES:
+            return (ATTRIBUTE, c.key)
+        return None
+    if c.entity in _KEYED:
+        return (c.entity, c.key)
+    return None
+
+
+def _like_regex(pattern: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        i += 1
+    return "".join(out)
+
+
+def _ascii_lower(values: Any) -> Any:
+    lowered = values
+    for upper in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        lowered = np.strings.replace(lowered, upper, upper.lower())
+    return lowered
+
+
+def _like(values: Any, pattern: str) -> Any:
+    pattern = normalize_like_pattern(pattern)
+    body = pattern
+    if "\\" not in body and "_" not in body:
+        inner = body.strip("%")
+        if "%" not in inner:
+            starts, ends = body.startswith("%"), body.endswith("%") and len(body) > len(inner)
+            if not starts and not ends:
+                return values == inner
+            if not starts:
+                return np.strings.startswith(values, inner)
+            if not ends:
+                return np.strings.endswith(values, inner)
+            return np.strings.find(values, inner) >= 0
+    regex = re.compile(_like_regex(pattern), re.DOTALL)
+    return np.fromiter((regex.fullmatch(v) is not None for v in values), dtype=bool, count=len(values))
+
+
+def _string_mask(column: _Column, size: int, op: str, value: Any) -> Any:
+    values = column.values[:size]
+    if op in LIST_COMPARATORS:
+        hit = np.zeros(size, dtype=bool)
+        for item in value:
+            hit |= values == str(item)
+        return hit if op == "IN" else ~hit
+    if op == "=":
+        return values == value
+    if op == "!=":
+        return values != value
+    if op == "LIKE":
+        return _like(values, value)
+    if op == "ILIKE":
+        if not value.isascii() or not column.ascii_only(size):
+            return None  # lower() of non-ASCII text differs between databases: SQL decides
+        return _like(_ascii_lower(values), "".join(ch.lower() if ch.isascii() else ch for ch in value))
+    return None
+
+
+def _numeric_mask(column: _Column, size: int, op: str, value: Any) -> Any:
+    values = column.values[:size]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, int) and abs(value) > _EXACT_FLOAT:
+        return None
+    number = float(value)
+    known = ~np.isnan(values)
+    if math.isinf(number):
+        true_ops = ("<", "<=", "!=") if number > 0 else (">", ">=", "!=")
+        return known if op in true_ops else np.zeros(size, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if op == "=":
+            return values == number
+        if op == "!=":
+            return (values != number) & known
+        if op == ">":
+            return values > number
+        if op == ">=":
+            return values >= number
+        if op == "<":
+            return values < number
+        if op == "<=":
+            return values <= number
+    return None
+
+
+def _mask(snap: _Snapshot, c: Comparison) -> Any:
+    key = _column_key(c)
+    if key is None:
+        return None
+    column = snap.columns[key]
+    if column.numeric or c.entity == METRIC:
+        if c.comparator in LIST_COMPARATORS or isinstance(c.value, str):
+            return None
+        mask = _numeric_mask(column, snap.size, c.comparator, c.value)
+    else:
+        if not isinstance(c.value, (str, tuple, list, frozenset, set)):
+            return None
+        mask = _string_mask(column, snap.size, c.comparator, c.value)
+    return None if mask is None else mask & column.present[:snap.size]
+
+
+def supported(comparisons: Iterable[Comparison]) -> list[tuple[str, str]] | None:
+    """The columns these comparisons need, or None when one of them is not covered here."""
+    needed: list[tuple[str, str]] = []
+    for c in comparisons:
+        key = _column_key(c)
+        if key is None:
+            return None
+        if key not in needed:
+            needed.append(key)
+    return needed
+
+
+def count(engine: sa.Engine, experiment_ids: list[int], stages: list[str], comparisons: list[Comparison]) -> int | None:
+    """The number of matching runs from the snapshots, or None (not built yet, not covered, off)."""
+    mode = _mode()
+    needed = supported(comparisons)
+    if mode == "off" or needed is None or engine.dialect.name not in ("sqlite", "postgresql"):
+        return None
+    with engine.connect() as conn:
+        if not change_log.complete(conn):
+            return None
+    owner = cache(engine)
+    total = 0
+    with owner.lock:
+        snaps = []
+        for experiment_id in dict.fromkeys(experiment_ids):
+            snap = owner.ensure(experiment_id, needed, wait=mode == "sync")
+            if snap is None:
+                return None
+            snaps.append(snap)
+        for snap in snaps:
+            size = snap.size
+            mask = snap.columns[(ATTRIBUTE, "experiment_id")].values[:size] == snap.experiment_id
+            if len(stages) < 2:  # run_view_type=ALL: any stage, as in the general query
+                stage = snap.columns[(ATTRIBUTE, "lifecycle_stage")]
+                mask &= stage.present[:size] & np.isin(stage.values[:size], stages)
+            for c in comparisons:
+                part = _mask(snap, c)
+                if part is None:
+                    return None
+                mask &= part
+            total += int(np.count_nonzero(mask))
+    return total
