@@ -39,13 +39,15 @@ def _first_reduce(store, run_id: str) -> float:
     return seconds
 
 
-def logged(n: int) -> None:
+def logged(n: int, keep_every: int | None = None, baseline: bool = True) -> None:
     from fluvial.entities import Metric
     from fluvial.store.tracking.sql import metric_blocks_logging, metric_blocks_worker
     from fluvial.store.tracking.sql.store import SqlTrackingStore
 
-    keep_every = metric_blocks_logging.KEEP_EVERY
-    for label, every in (("log-time summaries off", 10**12), ("log-time summaries on", keep_every)):
+    default = metric_blocks_logging.KEEP_EVERY
+    chosen = keep_every or default
+    passes = [("log-time summaries off", 10**12)] if baseline else []
+    for label, every in (*passes, (f"log-time summaries on (every {chosen:,} points)", chosen)):
         metric_blocks_logging.KEEP_EVERY = every
         folder = Path(tempfile.mkdtemp(dir=CACHE))
         store = SqlTrackingStore(f"sqlite:///{folder / 'logged.db'}", str(folder / "artifacts"))
@@ -66,7 +68,7 @@ def logged(n: int) -> None:
         for path in sorted(folder.rglob("*"), reverse=True):
             path.unlink() if path.is_file() else path.rmdir()
         folder.rmdir()
-    metric_blocks_logging.KEEP_EVERY = keep_every
+    metric_blocks_logging.KEEP_EVERY = default
 
 
 def upgrade(n: int) -> None:
@@ -89,11 +91,13 @@ def upgrade(n: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--logged", type=int, default=0, help="points to log through log_batch")
+    parser.add_argument("--keep-every", type=int, default=0, help="points between two refreshes (default: fluvial's)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the pass with log-time summaries off")
     parser.add_argument("--upgrade", type=int, default=0, help="points of the cached seeded database")
     args = parser.parse_args(argv)
     CACHE.mkdir(exist_ok=True)
     if args.logged:
-        logged(args.logged)
+        logged(args.logged, args.keep_every or None, not args.no_baseline)
     if args.upgrade:
         upgrade(args.upgrade)
     print(f"load average {os.getloadavg()}")
