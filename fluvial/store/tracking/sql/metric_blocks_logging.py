@@ -12,12 +12,12 @@ reader, which refreshes or builds on demand."""
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Iterable
 
 import sqlalchemy as sa
 
 from fluvial.store.tracking.sql import metric_blocks as mb
+from fluvial.store.tracking.sql import metric_blocks_worker
 
 KEEP_EVERY = 5_000  # points of one series between two refreshes
 AXIS = "step"  # the charts' default x axis; the timestamp axis is summarised on its first reduced read
@@ -29,20 +29,18 @@ _counts: dict[tuple[sa.Engine, str, str], int] = {}
 
 def logged(engine: sa.Engine, run_id: str, keys: Iterable[str]) -> None:
     """Note points logged to ``run_id`` (one key per point) and queue a refresh for each series that
-    reached ``KEEP_EVERY`` new points."""
-    from fluvial.store.tracking.sql import metric_blocks_worker
-
+    reached ``KEEP_EVERY`` new points (a few dict operations per point)."""
     if engine.dialect.name not in mb.DIALECTS:
         return
-    due = []
+    due: set[str] = set()
     with _lock:
         if len(_counts) > MAX_SERIES:
             _counts.clear()
-        for key, n in Counter(keys).items():
+        for key in keys:
             slot = (engine, run_id, key)
-            total = _counts.get(slot, 0) + n
+            total = _counts.get(slot, 0) + 1
             if total >= KEEP_EVERY:
-                due.append(key)
+                due.add(key)
                 total = 0
             _counts[slot] = total
     for key in due:
