@@ -20,8 +20,10 @@ def upgrade(url: str) -> None:
     2.22.5's head, so MLflow's own `mlflow db upgrade` finds nothing left to do. An empty database gets
     the whole schema. A database at a revision fluvial does not know (a newer MLflow) is refused and left
     unchanged. Then fluvial's search indexes (named fluvial_*, ignored by MLflow) are built, with
-    progress on stderr: on a database with millions of rows this takes minutes. Take a backup first:
-    on MySQL each step commits by itself.
+    progress on stderr: on a database with millions of rows this takes minutes. Last, every metric series
+    with at least 20,000 points gets its block summary (SQLite and PostgreSQL; progress on stderr), so
+    the first chart view of a long metric does not read every point. Take a backup first: on MySQL each
+    step commits by itself.
     """
     from fluvial._internal.uri import is_sql_uri
     from fluvial.exceptions import InvalidParameterValue
@@ -30,12 +32,16 @@ def upgrade(url: str) -> None:
         raise InvalidParameterValue(
             f"Not a database URL: {url!r}. Expected e.g. sqlite:///mlflow.db or postgresql://user@host/db"
         )
-    from fluvial.store.tracking.sql import migrations, schema
+    from fluvial.store.tracking.sql import metric_blocks, migrations, schema
     from fluvial.store.tracking.sql.engine import get_engine
 
-    done = migrations.upgrade(get_engine(url), progress=click.echo,
+    engine = get_engine(url)
+    done = migrations.upgrade(engine, progress=click.echo,
                               index_progress=lambda line: click.echo(line, err=True))
     if done:
         click.echo(f"Database upgraded to revision {schema.MLFLOW_HEAD_REVISION}.")
     else:
         click.echo(f"Database is already at revision {schema.MLFLOW_HEAD_REVISION}; nothing to do.")
+    kept = metric_blocks.keep_long_series(engine, progress=lambda line: click.echo(line, err=True))
+    if kept:
+        click.echo(f"Metric summaries of {kept} long series are up to date.")

@@ -9,9 +9,11 @@ lowest and highest point (NaN aside; ties go to the first point in x order, as i
 (``metric_blocks_read.py``) covers each bucket with the largest whole blocks inside it and reads raw
 points only for the pieces at the bucket edges that no block fits in.
 
-Summaries are built lazily, in the background after the first reduced read of a long series (which
-answers from the raw points, ``metric_blocks_worker.py``), and kept right without any
-work on the logging path: on SQLite every inserted row gets a rowid above the summary's watermark (the
+Summaries are built in the background (``metric_blocks_worker.py``): while a series is logged through
+fluvial (every few thousand points, ``metric_blocks_logging.py``), by ``fluvial db upgrade`` for long
+series already in the database, and after the first reduced read of a long series that has none (which
+answers from the raw points). A series that grows at the same density is extended, never rebuilt. They
+are kept right whoever writes: on SQLite every inserted row gets a rowid above the summary's watermark (the
 largest rowid when it was last refreshed), so the reader finds new points with one rowid range scan and
 refreshes only the blocks they fall in; deletes and updates of ``metrics`` (rare: ``gc``) bump a
 generation counter by trigger, which makes every summary rebuild. On PostgreSQL statement-level
@@ -25,7 +27,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,7 +38,7 @@ FAN = 4
 POINTS_PER_BLOCK = 16
 SUMMARY_FROM = 20_000  # a series with fewer points is reduced from its raw points (fast enough)
 LEVEL0_CHUNK = 8_192  # level-0 blocks per aggregate statement of a build (about 130,000 points)
-REBUILD_GROWTH = 4  # a series that grew this many times since its build is rebuilt (new block size)
+REBUILD_GROWTH = 4  # a series whose density changed this many times since its build is rebuilt (new block size)
 AXES = {"step": 0, "timestamp": 1}
 SETS, BLOCKS, DIRTY, GENERATION = (
     "fluvial_metric_block_sets", "fluvial_metric_blocks", "fluvial_metric_blocks_dirty",
@@ -295,12 +297,17 @@ def building(row: Any) -> bool:
     return row.building_since is not None and time.time() - row.building_since < 900
 
 
-def build(engine: sa.Engine, run_id: str, key: str, x_axis: str) -> None:
+class BuildStopped(Exception):
+    """A build given up half-way (its process is exiting); its rows are removed again."""
+
+
+def build(engine: sa.Engine, run_id: str, key: str, x_axis: str, stop: Callable[[], bool] | None = None) -> None:
     """(Re)build the whole summary of one series without holding the write lock for long: a short
     transaction marks it as building (on PostgreSQL with inserts into ``metrics`` held off meanwhile,
     so every later insert records its range); the points are read in one snapshot (whose rowid mark
     and generation it keeps) and the blocks written in transactions of 10,000 rows; the last one
-    makes the summary visible. Readers meanwhile reduce from the raw points."""
+    makes the summary visible. Readers meanwhile reduce from the raw points. ``stop`` is asked between
+    batches; when it answers True the build is given up (``BuildStopped``) and its rows removed."""
     from fluvial.store.tracking.sql.engine import read_connection, write_transaction
 
     series = {"run_uuid": run_id, "key": key, "axis": AXES[x_axis]}
@@ -323,15 +330,15 @@ def build(engine: sa.Engine, run_id: str, key: str, x_axis: str) -> None:
             x = m.c[x_axis]
             n, x_lo, x_hi = snapshot.execute(sa.select(sa.func.count(), sa.func.min(x), sa.func.max(x))
                                               .where(m.c.run_uuid == run_id, m.c.key == key)).one()
-            span = int(x_hi) - int(x_lo) + 1 if n else 1
-            base = max(1, round(span / max(n, 1) * POINTS_PER_BLOCK))
-            levels = max(0, math.ceil(math.log(max(1.0, span / base), FAN)))
+            base, levels = shape(n, int(x_lo or 0), int(x_hi or 0))
             rows = _all_levels(_level0(snapshot, run_id, key, x_axis, base, int(x_lo or 0) // base,
                                        int(x_hi or 0) // base), levels) if n else iter(())
             while True:
                 batch = list(itertools.islice(rows, 10_000))
                 if not batch:
                     break
+                if stop is not None and stop():
+                    raise BuildStopped(f"building the summary of {run_id}/{key} ({x_axis}) stopped")
                 with write_transaction(engine) as conn:
                     _insert_blocks(conn, series, batch)
         with write_transaction(engine) as conn:
@@ -388,6 +395,86 @@ def refresh(conn: sa.Connection, run_id: str, key: str, x_axis: str) -> bool:
             _refresh_range(conn, series, x_axis, row.base, row.levels, a, b)
     else:
         _refresh_range(conn, series, x_axis, row.base, row.levels, lo, hi)
-    n = conn.execute(sa.text(f"SELECT sum(n) FROM {BLOCKS} WHERE run_uuid = :run_uuid AND key = :key AND axis = :axis "
-                             "AND level = :level"), {**series, "level": row.levels}).scalar() or 0
-    return n <= REBUILD_GROWTH * row.built_n  # else the block size no longer fits the density: rebuild
+    n, x_first, x_last = conn.execute(sa.text(
+        f"SELECT sum(n), min(x_first), max(x_last) FROM {BLOCKS} WHERE run_uuid = :run_uuid AND key = :key "
+        "AND axis = :axis AND level = :level"), {**series, "level": row.levels}).one()
+    if not n:
+        return True
+    base, levels = shape(int(n), int(x_first), int(x_last))
+    if not row.base / REBUILD_GROWTH <= base <= row.base * REBUILD_GROWTH:
+        return False  # the block size no longer fits the density of the points: rebuild
+    if levels > row.levels:  # the series grew at the same density: stack levels on the top one
+        _add_levels(conn, series, row.levels, levels)
+    return True
+
+
+def shape(n: int, x_lo: int, x_hi: int) -> tuple[int, int]:
+    """The level-0 block size and the number of levels above it for ``n`` points over ``[x_lo, x_hi]``:
+    about ``POINTS_PER_BLOCK`` points a block, levels up to one block covering the whole span."""
+    span = x_hi - x_lo + 1 if n else 1
+    base = max(1, round(span / max(n, 1) * POINTS_PER_BLOCK))
+    return base, max(0, math.ceil(math.log(max(1.0, span / base), FAN)))
+
+
+def _add_levels(conn: sa.Connection, series: dict[str, Any], top: int, levels: int) -> None:
+    """Levels ``top + 1 .. levels`` merged from the blocks of level ``top`` (a few hundred rows at most
+    when a series grew by a few factors of ``FAN`` since its build)."""
+    for level in range(top + 1, levels + 1):
+        children = conn.execute(sa.text(
+            f"SELECT block, {', '.join(BLOCK_COLUMNS[2:])} FROM {BLOCKS} WHERE run_uuid = :run_uuid AND key = :key "
+            "AND axis = :axis AND level = :level ORDER BY block"), {**series, "level": level - 1}).all()
+        groups: dict[int, list[Any]] = {}
+        for child in children:
+            groups.setdefault(child[0] // FAN, []).append(child[1:])
+        rows = []
+        for parent in sorted(groups):
+            merged = merge(groups[parent])
+            if merged is not None:
+                rows.append([level, parent, *merged])
+        _store_blocks(conn, series, level, min(groups, default=0), max(groups, default=0), rows)
+    conn.execute(sa.text(f"UPDATE {SETS} SET levels = :levels WHERE run_uuid = :run_uuid AND key = :key "
+                         "AND axis = :axis"), {**series, "levels": levels})
+
+
+def long_series(conn: sa.Connection, run_id: str, key: str) -> bool:
+    """Whether the series holds at least ``SUMMARY_FROM`` points (a bounded probe)."""
+    m = s.metrics
+    probe = sa.select(sa.literal(1)).where(m.c.run_uuid == run_id, m.c.key == key).limit(SUMMARY_FROM).subquery()
+    return int(conn.execute(sa.select(sa.func.count()).select_from(probe)).scalar() or 0) >= SUMMARY_FROM
+
+
+def keep(engine: sa.Engine, run_id: str, key: str, x_axis: str, stop: Callable[[], bool] | None = None) -> None:
+    """Bring one series' summary up to date: refresh the blocks its new points fall in, or (re)build it
+    when it has none yet and holds at least ``SUMMARY_FROM`` points, or when it must be rebuilt."""
+    from fluvial.store.tracking.sql.engine import write_transaction
+
+    with write_transaction(engine) as conn:
+        if refresh(conn, run_id, key, x_axis):
+            return
+        row = conn.execute(sa.text(f"SELECT 1 FROM {SETS} WHERE run_uuid = :r AND key = :k AND axis = :a"),
+                           {"r": run_id, "k": key, "a": AXES[x_axis]}).first() if tables_exist(conn) else None
+        if row is None and not long_series(conn, run_id, key):
+            return
+    build(engine, run_id, key, x_axis, stop)
+
+
+def keep_long_series(engine: sa.Engine, progress: Callable[[str], None] | None = None) -> int:
+    """Build (or bring up to date) the step-axis summary of every series with at least ``SUMMARY_FROM``
+    points, largest first, telling ``progress`` about each; returns how many series were kept. One scan of
+    the metrics index finds them (minutes on a database with hundreds of millions of points)."""
+    from fluvial.store.tracking.sql.engine import read_connection
+
+    if engine.dialect.name not in DIALECTS:
+        return 0
+    m = s.metrics
+    with read_connection(engine) as conn:
+        found = conn.execute(sa.select(m.c.run_uuid, m.c.key, sa.func.count().label("n"))
+                             .group_by(m.c.run_uuid, m.c.key).having(sa.func.count() >= SUMMARY_FROM)
+                             .order_by(sa.desc("n"))).all()
+    for i, (run_id, key, n) in enumerate(found, 1):
+        started = time.monotonic()
+        keep(engine, run_id, key, "step")
+        if progress is not None:
+            progress(f"metric summary {i}/{len(found)}: run {run_id} {key!r} ({n:,} points) "
+                     f"in {time.monotonic() - started:.1f} s")
+    return len(found)

@@ -21,13 +21,6 @@ STALE_ROWS = 100_000  # new rows of other series past the watermark worth a refr
 Answer = tuple[list[Metric], bool, int]
 
 
-def _long(conn: sa.Connection, run_id: str, key: str) -> bool:
-    """Whether the series holds at least ``SUMMARY_FROM`` points (a bounded probe)."""
-    m = s.metrics
-    probe = sa.select(sa.literal(1)).where(m.c.run_uuid == run_id, m.c.key == key).limit(mb.SUMMARY_FROM).subquery()
-    return int(conn.execute(sa.select(sa.func.count()).select_from(probe)).scalar() or 0) >= mb.SUMMARY_FROM
-
-
 def _fresh(conn: sa.Connection, run_id: str, key: str, row: Any) -> bool:
     if conn.dialect.name == "sqlite":
         if row.generation != mb.generation(conn):
@@ -128,7 +121,7 @@ def reduced(conn: sa.Connection, run_id: str, key: str, x_axis: str, start: floa
                                    "WHERE run_uuid = :r AND key = :k AND axis = :a"),
                            {"r": run_id, "k": key, "a": mb.AXES[x_axis]}).first()
     if row is None:
-        return REFRESH if _long(conn, run_id, key) else None
+        return REFRESH if mb.long_series(conn, run_id, key) else None
     if row.building_since is not None:  # being built by another request (or its build died)
         return None if mb.building(row) else REFRESH
     if not _fresh(conn, run_id, key, row):

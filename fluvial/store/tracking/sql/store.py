@@ -41,7 +41,15 @@ from fluvial.exceptions import (
 from fluvial.search import parse_filter
 from fluvial.search.paging import decode_any_token, decode_page_token, encode_page_token, validate_max_results
 from fluvial.store.tracking.base import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
-from fluvial.store.tracking.sql import history, hot, loading, migrations, run_count, runs_page
+from fluvial.store.tracking.sql import (
+    history,
+    hot,
+    loading,
+    metric_blocks_logging,
+    migrations,
+    run_count,
+    runs_page,
+)
 from fluvial.store.tracking.sql import metric_blocks_read as summaries
 from fluvial.store.tracking.sql import schema as s
 from fluvial.store.tracking.sql.engine import (
@@ -498,6 +506,7 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
                 raise InvalidParameterValue(
                     f"The run {run_id} must be in the 'active' state. Current state is {stage}."
                 )
+        metric_blocks_logging.logged(self.engine, run_id, (metric.key,))
 
     def log_param(self, run_id: str, param: Param) -> None:
         dialect = self.engine.dialect
@@ -565,6 +574,8 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
                     )
             if metric_rows:
                 self._write_metrics(conn, metric_rows)
+        if metrics:
+            metric_blocks_logging.logged(self.engine, run_id, (m.key for m in metrics))
 
     @staticmethod
     def _check_params_unchanged(conn: sa.Connection, run_id: str, rows: list[dict[str, Any]]) -> None:

@@ -5,6 +5,7 @@ are in the result. Each is one bounded query built on the search's own WHERE cla
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +43,13 @@ def _parse_after(token: str | None) -> tuple[int, str] | None:
         raise InvalidParameterValue("Invalid page_token for the runs of a group.") from None
 
 
+def _mean(total: Any, n: int) -> float:
+    """The mean from a SQL ``sum``: PostgreSQL's float ``sum``/``avg`` fail when the stand-ins of +-inf
+    (+-1.8e308) overflow, so there the values are summed as ``numeric`` (exact); SQLite's ``sum`` of
+    +inf and -inf is NULL, the NaN it stands for."""
+    return math.nan if total is None else float(total) / n
+
+
 class SqlUiStructure:
     """Mixed into ``SqlTrackingStore``; needs its ``engine``."""
 
@@ -58,11 +66,13 @@ class SqlUiStructure:
         runs, table = s.runs, _keyed(kind).alias("g")
         joined = runs.outerjoin(table, sa.and_(table.c.run_uuid == runs.c.run_uuid, table.c.key == key))
         cols: list[Any] = [table.c.value.label("v"), sa.func.count().label("n")]
+        exact_sums = self.engine.dialect.name == "postgresql"  # its float sums fail on overflow
         for i, metric in enumerate(metric_keys):
             m = s.latest_metrics.alias(f"m{i}")
             joined = joined.outerjoin(m, sa.and_(m.c.run_uuid == runs.c.run_uuid, m.c.key == metric,
                                                  m.c.is_nan == sa.false()))
-            cols += [sa.func.avg(m.c.value), sa.func.min(m.c.value), sa.func.max(m.c.value), sa.func.count(m.c.value)]
+            summed = sa.cast(m.c.value, sa.Numeric) if exact_sums else m.c.value
+            cols += [sa.func.sum(summed), sa.func.min(m.c.value), sa.func.max(m.c.value), sa.func.count(m.c.value)]
         query = (sa.select(*cols).select_from(joined).where(*runs_where(experiment_ids, filter_string, view))
                  .group_by(table.c.value).order_by(table.c.value.is_(None), table.c.value).limit(limit + 1))
         with read_connection(self.engine) as conn:
@@ -71,8 +81,8 @@ class SqlUiStructure:
         for row in rows[:limit]:
             metrics = {}
             for i, metric in enumerate(metric_keys):
-                mean, low, high, n = row[2 + 4 * i: 6 + 4 * i]
-                metrics[metric] = {"mean": mean, "min": low, "max": high, "count": n} if n else None
+                total, low, high, n = row[2 + 4 * i: 6 + 4 * i]
+                metrics[metric] = {"mean": _mean(total, n), "min": low, "max": high, "count": n} if n else None
             out.append({"value": row[0], "count": row[1], "metrics": metrics})
         return out, len(rows) > limit
 
