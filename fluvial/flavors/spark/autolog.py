@@ -111,7 +111,7 @@ def read_allowlist(location: str) -> set[str]:
     """The class names in an allowlist file: a local path, a ``file:`` URL or an ``http(s):`` URL."""
     parsed = urllib.parse.urlparse(location)
     if parsed.scheme in ("http", "https"):
-        with urllib.request.urlopen(location, timeout=30) as response:  # noqa: S310 - scheme checked
+        with urllib.request.urlopen(location, timeout=30) as response:
             return est.parse_allowlist(response.read().decode("utf-8").splitlines())
     if parsed.scheme not in ("", "file"):
         raise InvalidParameterValue(f"Unsupported allowlist location {location} (a path, file: or http(s): URL)")
