@@ -128,7 +128,7 @@ def test_same_run_content_as_mlflow(logged, scenario):
     ours, theirs = logged["fluvial"][scenario], logged["mlflow"][scenario]
     _same_run(ours, theirs)
     assert len(ours.get("children", [])) == len(theirs.get("children", []))
-    for mine, other in zip(ours.get("children", []), theirs.get("children", [])):
+    for mine, other in zip(ours.get("children", []), theirs.get("children", []), strict=True):
         _same_run(mine, other)
 
 
