@@ -317,7 +317,8 @@ def _prediction_column(model: Any, df: Any) -> str:
         if spark is not None:
             empty = model.transform(spark.createDataFrame([], df.schema))
             if "prediction" not in empty.columns:
-                model.stages[-1].setOutputCol("prediction")
+                last: Any = model.stages[-1]
+                last.setOutputCol("prediction")
     return "prediction"
 
 
@@ -334,7 +335,11 @@ def infer_model_signature(model: Any, example: Any) -> Any:
         output = None
     signature = infer_signature(example, output)
     if signature.outputs is not None:
-        signature.outputs.inputs[0].name = None
+        from fluvial.models.schema import ColSpec, Schema
+
+        spec = signature.outputs.inputs[0]
+        if isinstance(spec, ColSpec):
+            signature.outputs = Schema([ColSpec(spec.type, None, spec.required)])
     return signature
 
 
