@@ -156,16 +156,16 @@ def _patched_fit(session: Any, original: Any, self: Any, *args: Any, **kwargs: A
     params = _params_arg(args, kwargs)
     post_training = session.option("log_post_training_metrics", True) and _post_training.enabled(starting_fit=True)
     estimator = self.copy(params) if params is not None else self
+    df = (args[0] if args else kwargs["dataset"]).persist(StorageLevel.MEMORY_AND_DISK)
     _enter_fit(1)
     try:
-        df = args[0].persist(StorageLevel.MEMORY_AND_DISK)
         info = est.describe(estimator)
         _log_pretraining(session, estimator, info, df)
         model = original(self, *args, **kwargs)
         _log_posttraining(session, estimator, info, model, df)
-        session.attempt("unpersist the training DataFrame", df.unpersist)
     finally:
         _enter_fit(-1)
+        session.attempt("unpersist the training DataFrame", df.unpersist)
     if post_training and isinstance(model, Model):
         _post_training.register_model(model, session.run_id)
     return model
