@@ -116,8 +116,9 @@ def logged(tmp_path_factory) -> dict[str, dict]:
 
 
 def _files(paths: list[str]) -> list[str]:
-    """Artifact paths with the random UUIDs of Spark's part files replaced."""
-    return sorted(re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<uuid>", p) for p in paths)
+    """Artifact paths with the random parts replaced: Spark's part-file UUIDs and stage uid suffixes."""
+    uuid = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    return sorted(re.sub(r"_[0-9a-f]{12}(?=/|$)", "_<uid>", re.sub(uuid, "<uuid>", p)) for p in paths)
 
 
 def _same_run(ours: dict, theirs: dict) -> None:
