@@ -47,7 +47,7 @@ _SUBMODULES |= {"autologging", "lightgbm", "pytorch", "xgboost"}
 _SUBMODULES |= {"metrics", "recipes"}
 _SUBMODULES |= {"catboost", "keras", "onnx", "statsmodels"}
 _SUBMODULES |= {"sentence_transformers", "shap", "transformers"}
-_SUBMODULES |= {"prophet", "spark"}
+_SUBMODULES |= {"prophet", "pyspark", "spark"}
 
 __all__ = sorted([*_NAMES, *_SUBMODULES])
 

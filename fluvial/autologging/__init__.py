@@ -65,6 +65,7 @@ INTEGRATIONS: dict[str, Integration] = {
         Integration("pytorch", ("lightning.pytorch", "pytorch_lightning"), "fluvial.flavors.pytorch.autolog:autolog"),
         Integration("statsmodels", ("statsmodels",), "fluvial.flavors.statsmodels.autolog:autolog"),
         Integration("keras", ("keras",), "fluvial.flavors.keras.autolog:autolog"),
+        Integration("pyspark.ml", ("pyspark.ml",), "fluvial.flavors.spark.autolog:autolog"),
     )
 }
 _UNIVERSAL = "universal"
@@ -97,7 +98,8 @@ def autolog(
     exclude_flavors: list[str] | None = None,
 ) -> None:
     """Enable (or, with ``disable=True``, disable) autologging for every supported library that is
-    installed: scikit-learn, XGBoost, LightGBM, PyTorch Lightning, statsmodels and Keras. A library is patched when it is
+    installed: scikit-learn, XGBoost, LightGBM, PyTorch Lightning, statsmodels, Keras and Spark MLlib
+    (``pyspark.ml``). A library is patched when it is
     imported (right away if it already is), so this call imports none of them.
 
     The options go to each integration's own ``autolog`` (``fluvial.sklearn.autolog`` ...) where it takes

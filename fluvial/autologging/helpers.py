@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -107,3 +108,29 @@ def log_early_stopping(session: Any, history: dict[str, list[float]], stopped_it
     best = {k: v[best_index] for k, v in history.items() if 0 <= best_index < len(v)}
     if best:
         session.log_metrics(best, step=last_step)
+
+
+UNKNOWN_DATASET = "unknown_dataset"
+
+
+def caller_frame(internal: tuple[str, ...]) -> Any:
+    """The innermost frame of the user's code: the first caller whose module is none of ``internal``
+    (a module is internal when its name equals an entry without its trailing dot, or starts with it)."""
+    frame: Any = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not any(module == p.rstrip(".") or module.startswith(p) for p in internal):
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def variable_name(frame: Any, obj: Any) -> str | None:
+    """The name of a (non-underscore) local or global variable of ``frame`` that holds ``obj``."""
+    if frame is None:
+        return None
+    for scope in (frame.f_locals, frame.f_globals):
+        for name, value in scope.items():
+            if value is obj and not name.startswith("_"):
+                return name
+    return None

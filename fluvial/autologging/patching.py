@@ -11,7 +11,9 @@ such that autologging can never break the user's call, and undoing it.
 - with ``session=True`` opens an :class:`~fluvial.autologging.session.AutologSession` (a run is created
   when none is active), calls ``patch_fn(session, original, *args, **kwargs)`` and closes the session:
   the run ends FINISHED, or FAILED when the original raised;
-- with ``session=False`` calls ``patch_fn(original, *args, **kwargs)``.
+- with ``session=False`` calls ``patch_fn(original, *args, **kwargs)``;
+- with ``skip=`` a predicate of the call's arguments, calls the original untouched (no run is created)
+  when ``skip(*args, **kwargs)`` is true.
 
 An exception from the original propagates unchanged. Any other exception (autologging's own) is logged
 as a warning, and the user gets the original's result: the one already computed, or, if the failure came
@@ -96,6 +98,7 @@ class _Spec:
     session: bool
     nested: bool
     what: str
+    skip: Callable[..., bool] | None = None
 
     def active(self) -> bool:
         return _config.is_enabled(self.integration) and not _globally_disabled()
@@ -127,7 +130,7 @@ def _run_patch(spec: _Spec, session: Any, original: Callable[..., Any], args: tu
 
 
 def _invoke(spec: _Spec, original: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    if not spec.active():
+    if not spec.active() or (spec.skip is not None and _skips(spec, args, kwargs)):
         return original(*args, **kwargs)
     current = current_session()
     if not spec.session:
@@ -157,6 +160,15 @@ def _invoke(spec: _Spec, original: Callable[..., Any], args: tuple, kwargs: dict
     finally:
         stack.remove(session)
         session.close(status)
+
+
+def _skips(spec: _Spec, args: tuple, kwargs: dict) -> bool:
+    try:
+        return bool(spec.skip(*args, **kwargs))  # type: ignore[misc]
+    except Exception as exc:
+        _config.warn(spec.integration, "fluvial %s autologging could not inspect the call of %s (%s: %s); it runs "
+                     "without autologging.", spec.integration, spec.what, type(exc).__name__, exc)
+        return True
 
 
 # ---- installing and removing ---------------------------------------------------------------------
@@ -202,6 +214,7 @@ def safe_patch(
     *,
     session: bool = True,
     nested: bool = False,
+    skip: Callable[..., bool] | None = None,
 ) -> None:
     """Patch ``target.<name>`` (a module function or a class's method, own or inherited); undone by
     :func:`revert_patches`. See the module docstring for what the wrapper does."""
@@ -209,7 +222,7 @@ def safe_patch(
     if getattr(raw, "__fluvial_autolog__", None) == integration:
         return  # inherited from a class already patched for this integration
     what = f"{getattr(target, '__name__', target)}.{name}"
-    spec = _Spec(integration, patch_fn, session, nested, what)
+    spec = _Spec(integration, patch_fn, session, nested, what, skip)
     installed: Any
     if isinstance(raw, (staticmethod, classmethod)):
         raise TypeError(f"cannot patch {what}: static and class methods are not supported")

@@ -130,7 +130,7 @@ class AutologSession:
     def log_figure(self, figure: Any, artifact_file: str) -> None:
         self.client.log_figure(self.run_id, figure, artifact_file)
 
-    def create_child_run(self, tags: dict[str, Any]) -> str:
+    def create_child_run(self, tags: dict[str, Any], start_time: int | None = None) -> str:
         """A run under this session's run (tag ``mlflow.parentRunId``), in the same experiment."""
         parent = self.client.get_run(self.run_id)
         all_tags = {PARENT_RUN_ID_TAG: self.run_id, AUTOLOGGING_TAG: self.integration,
@@ -138,7 +138,7 @@ class AutologSession:
         from fluvial.tracking import context
 
         all_tags = {**context.default_run_tags(), **all_tags}
-        return self.client.create_run(parent.info.experiment_id, tags=all_tags).info.run_id
+        return self.client.create_run(parent.info.experiment_id, start_time=start_time, tags=all_tags).info.run_id
 
     # ---- end -----------------------------------------------------------------------------------
     def close(self, status: str) -> None:

@@ -19,6 +19,7 @@ _NAMES = {
     "DatasetSource": "fluvial.data.dataset_source",
     "PandasDataset": "fluvial.data.pandas_dataset",
     "NumpyDataset": "fluvial.data.numpy_dataset",
+    "SparkDataset": "fluvial.data.spark_dataset",
     "TensorDatasetSchema": "fluvial.data.schema",
 }
 
@@ -49,7 +50,7 @@ def get_source(dataset: Any) -> Any:
 def __getattr__(name: str) -> Any:
     module = _NAMES.get(name)
     if module is None:
-        if name in ("sources", "dataset", "dataset_source", "pandas_dataset", "numpy_dataset", "digest_utils", "schema"):
+        if name in ("sources", "dataset", "dataset_source", "pandas_dataset", "numpy_dataset", "spark_dataset", "digest_utils", "schema"):
             return importlib.import_module(f"fluvial.data.{name}")
         raise AttributeError(f"module 'fluvial.data' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

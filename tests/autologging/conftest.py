@@ -17,6 +17,9 @@ def _reset_autologging() -> None:
         patching.revert_patches(name)
         hooks.cancel(name)
     config._reset_for_tests()
+    from fluvial.flavors.spark import _post_training as spark_post_training
+
+    spark_post_training._reset_for_tests()
     try:
         from fluvial.flavors.sklearn import _post_training
     except ImportError:  # pragma: no cover

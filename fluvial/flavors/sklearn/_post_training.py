@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import inspect
 import logging
-import sys
 import threading
 import weakref
 from typing import Any
 
 from fluvial.autologging import config as _config
-from fluvial.autologging import patching
+from fluvial.autologging import helpers, patching
 
 _logger = logging.getLogger("fluvial.autologging")
 
@@ -30,7 +29,7 @@ INTEGRATION = "sklearn"
 PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "transform")
 METRIC_SUFFIXES = ("_score", "_error", "_loss")
 METRIC_INFO_FILE = "metric_info.json"
-UNKNOWN_DATASET = "unknown_dataset"
+UNKNOWN_DATASET = helpers.UNKNOWN_DATASET
 # frames of these modules are skipped when looking for the caller's variable names
 _INTERNAL_PREFIXES = ("fluvial.autologging", "fluvial.flavors.sklearn", "sklearn.", "functools")
 
@@ -100,23 +99,10 @@ class _busy:
 
 # ---- the caller's variable names -----------------------------------------------------------------
 def _caller_frame() -> Any:
-    frame: Any = sys._getframe(1)
-    while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if not module.startswith(_INTERNAL_PREFIXES) and module != "sklearn":
-            return frame
-        frame = frame.f_back
-    return None
+    return helpers.caller_frame(_INTERNAL_PREFIXES)
 
 
-def _name_in(frame: Any, obj: Any) -> str | None:
-    if frame is None:
-        return None
-    for scope in (frame.f_locals, frame.f_globals):
-        for name, value in scope.items():
-            if value is obj and not name.startswith("_"):
-                return name
-    return None
+_name_in = helpers.variable_name
 
 
 # ---- patches -------------------------------------------------------------------------------------

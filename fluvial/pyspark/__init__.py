@@ -1,0 +1,1 @@
+"""``fluvial.pyspark`` (MLflow's ``mlflow.pyspark``): Spark integrations; see ``fluvial.pyspark.ml``."""
