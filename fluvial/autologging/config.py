@@ -75,6 +75,7 @@ def autologging_integration(name: str) -> Callable[[F], F]:
             bound.apply_defaults()
             config = dict(bound.arguments)
             config.update(config.pop("kwargs", None) or {})
+            _check_extra_tags(config.get("extra_tags"))  # before anything changes
             patching.revert_patches(name)
             hooks.cancel(name)
             with _lock:
@@ -91,6 +92,17 @@ def autologging_integration(name: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _check_extra_tags(extra_tags: Any) -> None:
+    if extra_tags is None:
+        return
+    if not isinstance(extra_tags, dict) or not all(isinstance(k, str) for k in extra_tags):
+        from fluvial.exceptions import InvalidParameterValue
+
+        raise InvalidParameterValue(
+            f"extra_tags must be a dict of tag names (str) to values, got {type(extra_tags).__name__}: {extra_tags!r:.200}"
+        )
 
 
 def _reset_for_tests() -> None:

@@ -102,6 +102,18 @@ def test_extra_tags_go_on_created_runs():
     assert tags["team"] == "ml" and tags["stage"] == "dev" and tags["mlflow.autologging"] == "toy"
 
 
+@pytest.mark.parametrize("bad", [["team", "ml"], "team=ml", {1: "x"}])
+def test_bad_extra_tags_raise_and_leave_the_previous_configuration(bad):
+    from fluvial.exceptions import InvalidParameterValue
+
+    toy_autolog(extra_tags={"team": "ml"})
+    with pytest.raises(InvalidParameterValue, match="extra_tags"):
+        toy_autolog(extra_tags=bad)
+    assert config.is_enabled("toy") and config.get_config("toy", "extra_tags") == {"team": "ml"}
+    Model().fit("data")  # still patched by the previous call
+    assert only_run().data.tags["team"] == "ml"
+
+
 def test_the_users_error_propagates_and_the_run_fails():
     toy_autolog()
     with pytest.raises(ValueError, match="the user's error"):

@@ -72,8 +72,6 @@ def autolog(
     from pyspark.ml.evaluation import Evaluator
 
     global _allowlist
-    if extra_tags is not None and not isinstance(extra_tags, dict):
-        raise InvalidParameterValue(f"extra_tags must be a dict of tag names to values, got {type(extra_tags).__name__}")
     if log_model_allowlist:
         if isinstance(log_model_allowlist, (str, bytes)) or not all(isinstance(n, str) for n in log_model_allowlist):
             raise InvalidParameterValue("log_model_allowlist must be a list of fully qualified model class names, "
