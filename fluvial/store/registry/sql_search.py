@@ -22,7 +22,7 @@ from fluvial.entities.registry import STAGE_DELETED_INTERNAL, STAGE_NONE
 from fluvial.search import ATTRIBUTE, TAG, Comparison, OrderKey, parse_filter, parse_order_by
 from fluvial.store.registry.base import IS_PROMPT_TAG
 from fluvial.store.tracking.sql import schema as s
-from fluvial.store.tracking.sql.search import comparison_clause, key_value_exists, order_terms
+from fluvial.store.tracking.sql.search import comparison_clause, key_value_exists, like_to_regex, order_terms
 
 CHUNK = 300
 
@@ -46,19 +46,6 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 
 # ---- filters --------------------------------------------------------------------------------------
-def _like_regex(pattern: str) -> str:
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
-        i += 1
-    return "".join(out)
-
-
 def text_matches(text: str, comparator: str, value: Any) -> bool:
     """Whether a literal string satisfies ``comparator value`` (the grammar's string semantics)."""
     if comparator == "=":
@@ -67,7 +54,7 @@ def text_matches(text: str, comparator: str, value: Any) -> bool:
         return text != value
     if comparator in ("LIKE", "ILIKE"):
         flags = re.IGNORECASE if comparator == "ILIKE" else 0
-        return re.fullmatch(_like_regex(str(value)), text, flags | re.DOTALL) is not None
+        return re.fullmatch(like_to_regex(str(value)), text, flags | re.DOTALL) is not None
     if comparator == "IN":
         return text in value
     return False

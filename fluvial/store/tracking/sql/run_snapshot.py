@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from fluvial.search import ATTRIBUTE, LIST_COMPARATORS, METRIC, PARAM, TAG, Comparison
 from fluvial.store.tracking.sql import change_log
-from fluvial.store.tracking.sql.search import RUN_NAME_TAG, normalize_like_pattern
+from fluvial.store.tracking.sql.search import RUN_NAME_TAG, like_to_regex, normalize_like_pattern
 
 STR = np.dtypes.StringDType()
 _RUN_COLUMNS = ("experiment_id", "lifecycle_stage", "start_time", "end_time", "status", "user_id",
@@ -410,20 +410,6 @@ def _column_key(c: Comparison) -> tuple[str, str] | None:
     return None
 
 
-def _like_regex(pattern: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
-        i += 1
-    return "".join(out)
-
-
 def _ascii_lower(values: Any) -> Any:
     lowered = values
     for upper in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
@@ -445,7 +431,7 @@ def _like(values: Any, pattern: str) -> Any:
             if not ends:
                 return np.strings.endswith(values, inner)
             return np.strings.find(values, inner) >= 0
-    regex = re.compile(_like_regex(pattern), re.DOTALL)
+    regex = re.compile(like_to_regex(pattern), re.DOTALL)
     return np.fromiter((regex.fullmatch(v) is not None for v in values), dtype=bool, count=len(values))
 
 

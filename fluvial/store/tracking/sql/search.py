@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -82,6 +83,22 @@ def like_to_glob(pattern: str) -> str:
             literal = ch
             i += 1
         out.append(f"[{literal}]" if literal in "*?[" else literal)
+    return "".join(out)
+
+
+def like_to_regex(pattern: str) -> str:
+    """The same LIKE pattern as a Python regular expression for ``re.fullmatch`` (with ``re.DOTALL``), for
+    matching in memory what the databases match in SQL."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        i += 1
     return "".join(out)
 
 
