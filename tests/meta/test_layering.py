@@ -50,6 +50,7 @@ LAYERS: list[tuple[str, int]] = [
     ("fluvial.sentence_transformers", 5),
     ("fluvial.shap", 5),
     ("fluvial.spark", 5),
+    ("fluvial.pyspark", 5),
     ("fluvial.prophet", 5),
     ("fluvial.server", 6),
     ("fluvial.scoring", 6),
