@@ -36,7 +36,7 @@ TRIM_EVERY = 8_192  # one trim per this many appended rows
 _SQLITE_DDL = f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY, run_uuid VARCHAR(32))"
 _PG_DDL = [
     f"CREATE TABLE IF NOT EXISTS {TABLE} (id BIGSERIAL PRIMARY KEY, "
-    "xid xid8 NOT NULL DEFAULT pg_current_xact_id(), run_uuid VARCHAR(32))",
+    "xid BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint), run_uuid VARCHAR(32))",  # BIGINT: a type every reflector knows
     f"CREATE INDEX IF NOT EXISTS {TABLE}_xid ON {TABLE} (xid)",
     f"""CREATE OR REPLACE FUNCTION fluvial_run_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -54,12 +54,12 @@ def _trim_ddl(dialect: str) -> list[str]:
         return [f"CREATE TRIGGER IF NOT EXISTS {TABLE}_trim AFTER INSERT ON {TABLE} WHEN NEW.id % {TRIM_EVERY} = 0 "
                 f"BEGIN DELETE FROM {TABLE} WHERE id <= NEW.id - {KEEP}; END"]
     return [
-        f"CREATE TABLE IF NOT EXISTS {HORIZON} (h BIGINT NOT NULL)",
-        f"INSERT INTO {HORIZON} (h) SELECT -1 WHERE NOT EXISTS (SELECT 1 FROM {HORIZON})",
+        f"CREATE TABLE IF NOT EXISTS {HORIZON} (id INTEGER PRIMARY KEY, h BIGINT NOT NULL)",  # one row, id 1
+        f"INSERT INTO {HORIZON} (id, h) VALUES (1, -1) ON CONFLICT (id) DO NOTHING",
         f"""CREATE OR REPLACE FUNCTION fluvial_run_changes_trim() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  WITH gone AS (DELETE FROM {TABLE} WHERE id <= NEW.id - {KEEP} RETURNING xid::text::bigint AS x)
-  UPDATE {HORIZON} SET h = GREATEST(h, (SELECT max(x) FROM gone)) WHERE EXISTS (SELECT 1 FROM gone);
+  WITH gone AS (DELETE FROM {TABLE} WHERE id <= NEW.id - {KEEP} RETURNING xid AS x)
+  UPDATE {HORIZON} SET h = GREATEST(h, (SELECT max(x) FROM gone)) WHERE id = 1 AND EXISTS (SELECT 1 FROM gone);
   RETURN NULL;
 END $$""",
     ]
@@ -141,7 +141,7 @@ def trimmed_past(conn: sa.Connection, cursor: int) -> bool:
     if conn.dialect.name == "sqlite":
         oldest = conn.exec_driver_sql(f"SELECT min(id) FROM {TABLE}").scalar()
         return oldest is not None and int(oldest) > cursor + 1
-    horizon = conn.exec_driver_sql(f"SELECT max(h) FROM {HORIZON}").scalar()
+    horizon = conn.exec_driver_sql(f"SELECT h FROM {HORIZON} WHERE id = 1").scalar()
     return horizon is not None and int(horizon) >= cursor
 
 
@@ -150,7 +150,7 @@ def changed_since(conn: sa.Connection, cursor: int) -> Iterator[str]:
     if conn.dialect.name == "sqlite":
         query = sa.text(f"SELECT DISTINCT run_uuid FROM {TABLE} WHERE id > :c")
     else:
-        query = sa.text(f"SELECT DISTINCT run_uuid FROM {TABLE} WHERE xid >= CAST(CAST(:c AS text) AS xid8)")
+        query = sa.text(f"SELECT DISTINCT run_uuid FROM {TABLE} WHERE xid >= :c")
     for (run_uuid,) in conn.execute(query, {"c": cursor}):
         if run_uuid is not None:
             yield str(run_uuid)
