@@ -239,3 +239,33 @@ def test_the_change_log_is_trimmed_and_a_snapshot_behind_it_rebuilds(backend, tm
         if backend == "postgres":
             for _ in databases:  # drops the database
                 pass
+
+
+def test_the_sql_store_counts_without_numpy(tmp_path):
+    """numpy is not a dependency of the tracking server: without it, the store imports and counts by SQL."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f'''
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "numpy" or name.startswith("numpy."):
+                    raise ImportError("numpy is hidden")
+        sys.meta_path.insert(0, Block())
+        import os
+        os.environ["FLUVIAL_COUNT_SNAPSHOT"] = "sync"
+        os.environ["FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS"] = "0"
+        from fluvial.entities import Metric
+        from fluvial.store.tracking.sql.store import SqlTrackingStore
+        store = SqlTrackingStore("sqlite:///{tmp_path / 'n.db'}", "{tmp_path / 'a'}")
+        exp = store.create_experiment("e")
+        for v in (0.2, 0.9):
+            run = store.create_run(exp, "u", 1, [], None).info.run_id
+            store.log_metric(run, Metric("acc", v, 1, 0))
+        print(store.count_runs([exp], "metrics.acc > 0.5 AND attributes.status = 'RUNNING'"), "numpy" in sys.modules)
+    ''')
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["1", "False"]

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.util import ClauseAdapter
 
 from fluvial.search import ATTRIBUTE, PARAM, TAG, Comparison
-from fluvial.store.tracking.sql import indexes, run_snapshot, runs_page, schema, value_counts
+from fluvial.store.tracking.sql import indexes, runs_page, schema, value_counts
 from fluvial.store.tracking.sql.search import RUN_NAME_TAG, run_filter_clause
 
 DIALECTS = ("sqlite", "postgresql")
@@ -52,7 +52,8 @@ def count(conn: sa.Connection, experiment_ids: list[int], stages: list[str], com
     if counted is not None:
         return counted  # a selective comparison (a run-name prefix): its few index entries beat a vector pass
     inside = indexes.count_runs(conn, experiment_ids, ["active", "deleted"])
-    if inside is not None and inside >= run_snapshot.min_runs():
+    run_snapshot = _run_snapshot()
+    if run_snapshot is not None and inside is not None and inside >= run_snapshot.min_runs():
         try:
             counted = run_snapshot.count(conn.engine, experiment_ids, stages, comparisons)
         except sa.exc.SQLAlchemyError:
@@ -113,3 +114,13 @@ def _driven(conn: sa.Connection, experiment_ids: list[int], stages: list[str], c
     where += [run_filter_clause(c) for c in comparisons if c is not driver]
     query = sa.select(sa.func.count()).select_from(drive.join(runs, runs.c.run_uuid == drive.c.run_uuid)).where(*where)
     return int(conn.execute(query).scalar() or 0)
+
+
+def _run_snapshot() -> Any:
+    """The run snapshot module, or None without numpy (the tracking server does not require it): SQL
+    counts then."""
+    try:
+        from fluvial.store.tracking.sql import run_snapshot
+    except ImportError:
+        return None
+    return run_snapshot
