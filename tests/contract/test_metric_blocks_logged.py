@@ -132,3 +132,29 @@ def test_a_stopped_build_leaves_nothing(sql_store, monkeypatch):
     assert _summary(sql_store, run_id) is None
     with sql_store.engine.connect() as conn:
         assert conn.execute(sa.text(f"SELECT count(*) FROM {mb.BLOCKS}")).scalar() == 0
+
+
+def _blocks(store, run_id):
+    with store.engine.connect() as conn:
+        return conn.execute(sa.text(f"SELECT {', '.join(mb.BLOCK_COLUMNS)} FROM {mb.BLOCKS} WHERE run_uuid = :r "
+                                    "AND key = 'm' AND axis = 0 ORDER BY level, block"), {"r": run_id}).all()
+
+
+def test_an_extended_summary_equals_a_fresh_build(sql_store, monkeypatch):
+    """Blocks refreshed and levels stacked as a series grows (one merge of child blocks serves both) are
+    the very rows a build of the whole series from scratch writes."""
+    monkeypatch.setattr(mbl, "KEEP_EVERY", 10**9)  # the test keeps the summary itself
+    rng = random.Random(21)
+    run_id = sql_store.create_run("0", "alice", 1_700_000_000_000, [], "extended").info.run_id
+    sql_store.log_batch(run_id, _points(0, 60, rng), [], [])
+    mb.build(sql_store.engine, run_id, "m", "step")
+    built = _summary(sql_store, run_id)
+    for first in range(60, 900, 70):  # grows 15x at the same density, kept after each batch
+        sql_store.log_batch(run_id, _points(first, 70, rng), [], [])
+        mb.keep(sql_store.engine, run_id, "m", "step")
+    grown = _summary(sql_store, run_id)
+    assert (grown.base, grown.built_n) == (built.base, built.built_n) and grown.levels > built.levels
+    extended = _blocks(sql_store, run_id)
+    mb.build(sql_store.engine, run_id, "m", "step")
+    assert _summary(sql_store, run_id).levels == grown.levels
+    assert extended == _blocks(sql_store, run_id)

@@ -240,21 +240,28 @@ def _refresh_range(conn: sa.Connection, series: dict[str, Any], x_axis: str, bas
     _store_blocks(conn, series, 0, b_from, b_to,
                   _level0(conn, series["run_uuid"], series["key"], x_axis, base, b_from, b_to))
     for level in range(1, levels + 1):
-        c_from, c_to = b_from, b_to
-        b_from, b_to = c_from // FAN, c_to // FAN
-        children = conn.execute(sa.text(
-            f"SELECT block, {', '.join(BLOCK_COLUMNS[2:])} FROM {BLOCKS} WHERE run_uuid = :run_uuid AND key = :key "
-            "AND axis = :axis AND level = :level AND block BETWEEN :c_from AND :c_to ORDER BY block"),
-            {**series, "level": level - 1, "c_from": b_from * FAN, "c_to": b_to * FAN + FAN - 1}).all()
-        groups: dict[int, list[Any]] = {}
-        for child in children:
-            groups.setdefault(child[0] // FAN, []).append(child[1:])
-        rows = []
-        for parent in sorted(groups):
-            merged = merge(groups[parent])
-            if merged is not None:
-                rows.append([level, parent, *merged])
-        _store_blocks(conn, series, level, b_from, b_to, rows)
+        b_from, b_to = _merge_level(conn, series, level, b_from, b_to)
+
+
+def _merge_level(conn: sa.Connection, series: dict[str, Any], level: int, c_from: int,
+                 c_to: int) -> tuple[int, int]:
+    """Recompute the blocks of ``level`` above the blocks ``c_from..c_to`` of ``level - 1`` from all their
+    children (read back from the table); returns the range of blocks recomputed."""
+    b_from, b_to = c_from // FAN, c_to // FAN
+    children = conn.execute(sa.text(
+        f"SELECT block, {', '.join(BLOCK_COLUMNS[2:])} FROM {BLOCKS} WHERE run_uuid = :run_uuid AND key = :key "
+        "AND axis = :axis AND level = :level AND block BETWEEN :c_from AND :c_to ORDER BY block"),
+        {**series, "level": level - 1, "c_from": b_from * FAN, "c_to": b_to * FAN + FAN - 1}).all()
+    groups: dict[int, list[Any]] = {}
+    for child in children:
+        groups.setdefault(child[0] // FAN, []).append(child[1:])
+    rows = []
+    for parent in sorted(groups):
+        merged = merge(groups[parent])
+        if merged is not None:
+            rows.append([level, parent, *merged])
+    _store_blocks(conn, series, level, b_from, b_to, rows)
+    return b_from, b_to
 
 
 def _all_levels(level0: Iterable[list[Any]], levels: int) -> Iterator[list[Any]]:
@@ -419,19 +426,12 @@ def shape(n: int, x_lo: int, x_hi: int) -> tuple[int, int]:
 def _add_levels(conn: sa.Connection, series: dict[str, Any], top: int, levels: int) -> None:
     """Levels ``top + 1 .. levels`` merged from the blocks of level ``top`` (a few hundred rows at most
     when a series grew by a few factors of ``FAN`` since its build)."""
-    for level in range(top + 1, levels + 1):
-        children = conn.execute(sa.text(
-            f"SELECT block, {', '.join(BLOCK_COLUMNS[2:])} FROM {BLOCKS} WHERE run_uuid = :run_uuid AND key = :key "
-            "AND axis = :axis AND level = :level ORDER BY block"), {**series, "level": level - 1}).all()
-        groups: dict[int, list[Any]] = {}
-        for child in children:
-            groups.setdefault(child[0] // FAN, []).append(child[1:])
-        rows = []
-        for parent in sorted(groups):
-            merged = merge(groups[parent])
-            if merged is not None:
-                rows.append([level, parent, *merged])
-        _store_blocks(conn, series, level, min(groups, default=0), max(groups, default=0), rows)
+    c_from, c_to = conn.execute(sa.text(
+        f"SELECT min(block), max(block) FROM {BLOCKS} WHERE run_uuid = :run_uuid AND key = :key "
+        "AND axis = :axis AND level = :level"), {**series, "level": top}).one()
+    if c_from is not None:
+        for level in range(top + 1, levels + 1):
+            c_from, c_to = _merge_level(conn, series, level, int(c_from), int(c_to))
     conn.execute(sa.text(f"UPDATE {SETS} SET levels = :levels WHERE run_uuid = :run_uuid AND key = :key "
                          "AND axis = :axis"), {**series, "levels": levels})
 
