@@ -3,6 +3,7 @@ and artifacts, validation thresholds, what is logged, and every bad-input error.
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -222,6 +223,34 @@ def test_bad_arguments(tracking, kwargs, error, message):
     with pytest.raises(error, match=message):
         fluvial.evaluate(**args)
     assert tracking.search_runs(["0"]) == [] or all(not r.data.metrics for r in tracking.search_runs(["0"]))
+
+
+def _stored(tmp_path) -> tuple[list[str], list[str]]:
+    """Every row of the database and every file under the working directory (the artifact root)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(tmp_path / "mlflow.db")) as db:
+        rows = list(db.iterdump())
+    files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file() and "mlflow.db" not in p.name)
+    return rows, files
+
+
+def test_baseline_model_without_thresholds_is_refused_before_anything_is_logged(tracking, tmp_path):
+    """MLflow 2.22.5 ignores baseline_model without validation_thresholds; fluvial refuses it, and before
+    it starts a run or logs a metric, an input or an artifact (to a new run or to the active one)."""
+    df = frame()[["a", "y"]]
+    with fluvial.start_run():
+        pass
+    before = _stored(tmp_path)
+    with pytest.raises(InvalidParameterValue, match="baseline_model is only used with validation_thresholds"):
+        fluvial.evaluate(lambda X: X["a"], df, targets="y", model_type="regressor", baseline_model=lambda X: X["a"])
+    assert fluvial.active_run() is None and _stored(tmp_path) == before
+    with fluvial.start_run():
+        before = _stored(tmp_path)
+        with pytest.raises(InvalidParameterValue, match="baseline_model is only used with validation_thresholds"):
+            fluvial.evaluate(lambda X: X["a"], df, targets="y", model_type="regressor",
+                             baseline_model=lambda X: X["a"])
+        assert _stored(tmp_path) == before
 
 
 def test_log_table_appends_and_load_table_adds_run_id(tracking):

@@ -164,6 +164,8 @@ def evaluate(
     if inference_params is not None:
         raise InvalidParameterValue("The inference_params argument can only be specified when the model is an "
                                     "MLflow Deployments endpoint URI, which fluvial does not support.")
+    if baseline_model is not None and validation_thresholds is None:  # MLflow 2.22.5 ignores it without a word
+        raise InvalidParameterValue("baseline_model is only used with validation_thresholds; pass both or neither.")
     if evaluator_config is not None:
         mapping = evaluator_config.get("col_mapping") or {}
         targets = mapping.get(targets, targets) if isinstance(targets, str) else targets
@@ -242,6 +244,4 @@ def evaluate(
             baseline = _load_model(baseline_model, baseline_config, env_manager)
             baseline_result = run_one(client, None, baseline, False)
         validate_evaluation_results(validation_thresholds, result, baseline_result)
-    elif baseline_model is not None:
-        raise InvalidParameterValue("baseline_model is only used with validation_thresholds; pass both or neither.")
     return result
