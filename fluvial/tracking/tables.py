@@ -11,6 +11,7 @@ import posixpath
 import tempfile
 from typing import Any
 
+from fluvial._internal.paths import validate_relative_path
 from fluvial.exceptions import InvalidParameterValue, MlflowException, ResourceDoesNotExist
 
 _logger = logging.getLogger(__name__)
@@ -21,10 +22,7 @@ LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"
 def _check_artifact_file(artifact_file: str) -> None:
     if not isinstance(artifact_file, str) or not artifact_file:
         raise InvalidParameterValue("artifact_file must be a non-empty string")
-    if artifact_file.startswith("/") or ".." in artifact_file.split("/"):
-        raise InvalidParameterValue(
-            f"Invalid artifact file path '{artifact_file}': it must be a relative path inside the run's artifacts"
-        )
+    validate_relative_path(artifact_file)  # the artifact layer's own check: the same errors as log_artifact
     if not artifact_file.endswith((".json", ".parquet")):
         raise InvalidParameterValue(
             f"Invalid artifact file path '{artifact_file}'. Please ensure the file you are trying to log as a "

@@ -253,6 +253,25 @@ def test_baseline_model_without_thresholds_is_refused_before_anything_is_logged(
         assert _stored(tmp_path) == before
 
 
+@pytest.mark.parametrize("artifact_file", ["/abs.json", "../x.json", "a/../../b.json", "a\\..\\b.json",
+                                           "%2e%2e/x.json", "file:/x.json"])
+def test_log_table_refuses_the_paths_log_artifact_refuses(tracking, tmp_path, artifact_file):
+    """log_table checks its path with the artifact layer's validator: the same error (type, code and
+    message) as log_artifact to that path, and nothing stored."""
+    (tmp_path / "x.json").write_text("{}")
+    with fluvial.start_run() as run:
+        before = _stored(tmp_path)
+        with pytest.raises(MlflowException) as by_artifact:
+            fluvial.log_artifact(str(tmp_path / "x.json"), artifact_file)
+        with pytest.raises(MlflowException) as by_table:
+            fluvial.log_table({"a": [1]}, artifact_file)
+        assert _stored(tmp_path) == before
+    assert type(by_table.value) is type(by_artifact.value) is InvalidParameterValue
+    assert by_table.value.error_code == by_artifact.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert by_table.value.message == by_artifact.value.message
+    assert "mlflow.loggedArtifacts" not in tracking.get_run(run.info.run_id).data.tags
+
+
 def test_log_table_appends_and_load_table_adds_run_id(tracking):
     with fluvial.start_run() as r1:
         fluvial.log_table({"q": ["a", "b"], "s": [1, 2]}, "t/table.json")
