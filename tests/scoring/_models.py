@@ -97,3 +97,13 @@ class EnvModel(PythonModel):
 
     def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
         return [os.environ.get("FLUVIAL_TEST_VALUE", "")] * len(model_input)
+
+
+class ConfigModel(PythonModel):
+    """Answers each row with its model_config as ``scale/label`` (the config it was loaded with)."""
+
+    def load_context(self, context: Any) -> None:
+        self.config = dict(context.model_config)
+
+    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+        return [f"{self.config['scale']}/{self.config['label']}"] * len(model_input)

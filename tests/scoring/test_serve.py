@@ -326,6 +326,23 @@ def test_timeout_from_the_environment_variable(tmp_path):
         assert invoke(server.port, {"dataframe_split": {"columns": ["a", "b"], "data": [[1.0, 2.0]]}}).status == 504
 
 
+def test_inference_config_from_the_environment_variable(tmp_path):
+    """MLFLOW_PYFUNC_INFERENCE_CONFIG in the serving process overrides the saved model_config's keys, in
+    every worker, as pyfunc.load_model does; without it the saved config holds."""
+    from tests.scoring._models import ConfigModel
+
+    path = tmp_path / "model"
+    mlflow.pyfunc.save_model(str(path), python_model=ConfigModel(), model_config={"scale": 1, "label": "saved"},
+                             pip_requirements=["pandas"])
+    payload = {"dataframe_split": {"columns": ["a"], "data": [[1.0], [2.0]]}}
+    with models_serve(path, tmp_path / "plain") as server:
+        assert invoke(server.port, payload).json() == {"predictions": ["1/saved", "1/saved"]}
+    env = {"MLFLOW_PYFUNC_INFERENCE_CONFIG": '{"scale": 7}'}
+    with models_serve(path, tmp_path / "configured", "-w", "2", env=env) as server:
+        answers = [invoke(server.port, payload) for _ in range(4)]
+        assert [a.json() for a in answers] == [{"predictions": ["7/saved", "7/saved"]}] * 4
+
+
 # ---- workers and batching ----------------------------------------------------------------------------
 
 
