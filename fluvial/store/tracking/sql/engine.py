@@ -250,10 +250,14 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 @contextlib.contextmanager
 def read_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A connection for reads; on SQLite one consistent snapshot for all its statements."""
+    """A connection for reads that sees one consistent snapshot in all its statements: on SQLite a
+    deferred transaction, on PostgreSQL a REPEATABLE READ one (under READ COMMITTED each statement would
+    see the commits made since the one before, e.g. a summary's marker and then its blocks deleted)."""
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN")
+        elif engine.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
         try:
             yield conn
         finally:
