@@ -43,7 +43,7 @@ GROUPS: dict[str, list[str]] = {
                                        for op in ("insert", "update", "delete")],
     "change-log trim trigger": ["TRIGGER fluvial_run_changes_trim"],
 }
-TOUCHES = {"metric": ("metrics", "latest_metrics", "run_changes"), "param": ("params", "run_changes")}
+TOUCHES = {"metric": ("metrics", "latest_metrics", "change-log trim"), "param": ("params", "change-log trim")}
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -73,6 +73,7 @@ def _fluvial_db(workdir: str) -> tuple[str, str]:
 
 
 def _variant(source: str, name: str, drop: list[str]) -> str:
+    """A copy of ``source`` without the objects in ``drop`` ("INDEX name", "TRIGGER name", "TABLE name")."""
     target = source.replace("fluvial.db", f"{name}.db")
     shutil.copyfile(source, target)
     conn = _connect(target)
@@ -129,17 +130,21 @@ def _raw_rung(workdir: str, calls: int) -> Callable[[], float]:
     return round_
 
 
-def _fluvial_rungs(path: str, run_id: str, what: str, calls: int, tag: list[int]) -> dict[str, Callable[[], float]]:
+def _fluvial_rungs(source: str, run_id: str, what: str, calls: int, tag: list[int]) -> dict[str, Callable[[], float]]:
+    """fluvial's call at three layers, each on a copy of its own (as every SQL rung), so that no rung
+    writes into a bigger database than the others."""
     import fluvial
     from fluvial.entities import Metric, Param
 
-    fluvial.set_tracking_uri(f"sqlite:///{path}")
-    client = fluvial.MlflowClient()
-    store = client._store
+    fluent_db, client_db, store_db = (_variant(source, f"{what}-{layer}", []) for layer in ("fluent", "client", "store"))
+    client = fluvial.MlflowClient(f"sqlite:///{client_db}")
+    store = fluvial.MlflowClient(f"sqlite:///{store_db}")._store
+    fluvial.set_tracking_uri(f"sqlite:///{fluent_db}")
     fluvial.start_run(run_id=run_id)
 
     def timed(body: Callable[[str, int], Any]) -> Callable[[], float]:
         def round_() -> float:
+            fluvial.set_tracking_uri(f"sqlite:///{fluent_db}")  # where the fluent calls go (the run's copy)
             tag[0] += 1
             key = f"f{tag[0]}"
             cpu0 = time.process_time()
