@@ -75,9 +75,11 @@ _LATEST_UPSERT = (
     "excluded.step = latest_metrics.step AND (excluded.timestamp > latest_metrics.timestamp OR "
     "excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)"
 )
-_RUN_STAGE = "SELECT runs.lifecycle_stage FROM runs WHERE runs.run_uuid = ?"
-_PARAM_VALUE = 'SELECT params.value FROM params WHERE params.run_uuid = ? AND params."key" = ?'
-_PARAM_INSERT = 'INSERT INTO params ("key", value, run_uuid) VALUES (?, ?, ?)'
+_PARAM_IF_ACTIVE = (
+    'INSERT INTO params ("key", value, run_uuid) SELECT ?, ?, ? '
+    "WHERE EXISTS (SELECT * FROM runs WHERE runs.run_uuid = ? AND runs.lifecycle_stage = 'active') "
+    "ON CONFLICT DO NOTHING"
+)
 
 
 def _schema_commits(db: str, run_id: str, what: str, calls: int) -> dict:
@@ -92,10 +94,8 @@ def _schema_commits(db: str, run_id: str, what: str, calls: int) -> dict:
         cur.execute(_LATEST_UPSERT, ("raw", float(i), timestamp, i, 0, run_id))
 
     def param(cur: Any, i: int) -> None:
-        if cur.execute(_RUN_STAGE, (run_id,)).fetchone()[0] != "active":
+        if cur.execute(_PARAM_IF_ACTIVE, (f"raw{i}", str(i), run_id, run_id)).rowcount != 1:
             raise SystemExit("the run is not active")
-        if cur.execute(_PARAM_VALUE, (run_id, f"raw{i}")).fetchone() is None:
-            cur.execute(_PARAM_INSERT, (f"raw{i}", str(i), run_id))
 
     out = _timed_commits(conn, calls, metric if what == "metric" else param)
     conn.close()

@@ -7,6 +7,7 @@ import os
 import threading
 
 from fluvial._internal import registry
+from fluvial._internal.environ import getenv
 from fluvial._internal.uri import append_to_uri_path, is_local_path, local_path, scheme_of
 from fluvial.exceptions import InvalidParameterValue
 from fluvial.store.artifact.base import ArtifactRepository
@@ -36,7 +37,7 @@ def set_tracking_uri(uri: str | os.PathLike) -> None:
 
 
 def get_tracking_uri() -> str:
-    return _tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    return _tracking_uri or getenv("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
 def set_journal_dir(directory: str | os.PathLike | None) -> None:
@@ -69,7 +70,7 @@ def set_registry_uri(uri: str) -> None:
 
 
 def get_registry_uri() -> str:
-    return _registry_uri or os.environ.get("MLFLOW_REGISTRY_URI") or get_tracking_uri()
+    return _registry_uri or getenv("MLFLOW_REGISTRY_URI") or get_tracking_uri()
 
 
 def _looks_like_mlflow_file_store(path: str) -> bool:
@@ -101,10 +102,30 @@ def resolve_store_uri(uri: str) -> tuple[str, str | None]:
     return uri, None
 
 
+_relative: dict[str, bool] = {}  # tracking/registry URI -> whether it names a path relative to the cwd
+
+
+def _cache_key(uri: str) -> tuple[str, str]:
+    """(uri, the working directory when ``uri`` depends on it, else ""): a store is cached per key, and
+    an absolute location or a server does not need ``os.getcwd()`` (a system call) on every call."""
+    relative = _relative.get(uri)
+    if relative is None:
+        scheme = scheme_of(uri)
+        if scheme == "sqlite":
+            path = uri.split("///", 1)[1] if "///" in uri else ""
+            relative = not (path.startswith("/") or path in ("", ":memory:") or path.startswith("file:"))
+        else:
+            relative = scheme in ("", "file") and not os.path.isabs(local_path(uri))
+        if len(_relative) > 1000:
+            _relative.clear()
+        _relative[uri] = relative
+    return (uri, os.getcwd() if relative else "")
+
+
 def get_store(uri: str | None = None) -> TrackingStore:
     """The (cached) tracking store for a tracking URI; relative locations resolve against the cwd."""
     uri = uri or get_tracking_uri()
-    key = (uri, os.getcwd())
+    key = _cache_key(uri)
     store = _stores.get(key)
     if store is not None:
         return store
@@ -128,7 +149,7 @@ def get_registry_store(uri: str | None = None) -> RegistryStore:
     defaults to the tracking URI): SQL URIs and local directories -> the SQL registry store on that
     database, ``http(s)`` -> the REST registry store."""
     uri = uri or get_registry_uri()
-    key = (uri, os.getcwd())
+    key = _cache_key(uri)
     store = _registry_stores.get(key)
     if store is not None:
         return store

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+from fluvial._internal.environ import getenv
 from fluvial.entities import Metric, Param, RunTag
 from fluvial.exceptions import MlflowException
 
@@ -44,7 +45,7 @@ def enabled() -> bool:
     """``MLFLOW_ENABLE_ASYNC_LOGGING`` as MLflow reads it ("true"/"1", case-insensitive); read on every
     call (a change takes effect at once), parsed only when it changed."""
     global _last_setting
-    raw = os.environ.get(ENV_ENABLE)
+    raw = getenv(ENV_ENABLE)
     if raw == _last_setting[0]:
         return _last_setting[1]
     result = _parse_enabled(raw or "")

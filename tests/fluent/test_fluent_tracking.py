@@ -351,3 +351,23 @@ def test_invalid_keys_are_refused_every_time(tracking_uri):
     data = mlflow.get_run(run.info.run_id).data
     assert data.metrics == {"ok": 2.0}
     assert data.params == {"ok": "p"}
+
+
+def test_relative_tracking_uri_follows_the_working_directory(tmp_path, monkeypatch):
+    from fluvial.tracking import _stores
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    mlflow.set_tracking_uri("sqlite:///rel.db")
+    for name in ("a", "b"):
+        monkeypatch.chdir(tmp_path / name)
+        with mlflow.start_run():
+            mlflow.log_param("p", name)
+        assert (tmp_path / name / "rel.db").is_file()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'abs.db'}")  # absolute: one store whatever the cwd
+    monkeypatch.chdir(tmp_path / "a")
+    store = _stores.get_store()
+    monkeypatch.chdir(tmp_path / "b")
+    assert _stores.get_store() is store
+    mlflow.set_tracking_uri("plain-dir")  # a relative tracking directory follows the cwd too
+    assert _stores.get_store() is not _stores.get_store(str(tmp_path / "a" / "plain-dir"))

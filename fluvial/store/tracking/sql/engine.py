@@ -104,10 +104,11 @@ class _Writer:
     new connection replaced it), it closes the connection, unless this is a forked child holding its
     parent's connection: that one is kept referenced and never closed (SQLite forbids using it here)."""
 
-    __slots__ = ("__weakref__", "conn", "generation", "pid")
+    __slots__ = ("__weakref__", "conn", "cursor", "generation", "pid")
 
     def __init__(self, conn: Any, generation: int) -> None:
         self.conn, self.generation, self.pid = conn, generation, os.getpid()
+        self.cursor = conn.cursor()  # one per connection: the driver's statement cache does the rest
 
     def __del__(self) -> None:
         try:
@@ -137,14 +138,14 @@ class _WriterQueue:
         self.opened: weakref.WeakSet[_Writer] = weakref.WeakSet()  # the live ones (close_writers)
         self.generation = 0
 
-    def writer(self) -> Any:
+    def writer(self, pid: int | None = None) -> _Writer:
         """This thread's own driver connection to the file, outside the pool: opened once (through the
         engine, so with the same connect arguments and PRAGMAs as pooled ones) and reused by every hot
-        write in the thread; closed when the thread ends; a forked child or a ``dispose_engines()``
-        opens a new one."""
+        write in the thread; closed when the thread ends; a forked child (``pid``: this process's id,
+        when the caller has it) or a ``dispose_engines()`` opens a new one."""
         w: _Writer | None = getattr(self.writers, "w", None)
-        if w is not None and w.pid == os.getpid() and w.generation == self.generation:
-            return w.conn
+        if w is not None and w.pid == (pid or os.getpid()) and w.generation == self.generation:
+            return w
         engine = self.engine_ref()
         if engine is None:
             raise RuntimeError("the engine of this writer queue is gone")
@@ -154,7 +155,7 @@ class _WriterQueue:
         w = self.writers.w = _Writer(conn, self.generation)  # the previous one (if any) is released
         with self.thread_lock:
             self.opened.add(w)
-        return conn
+        return w
 
     def close_writers(self) -> None:
         """Close this process's dedicated connections; every thread opens a new one on its next write."""
@@ -169,8 +170,8 @@ class _WriterQueue:
             except Exception:
                 pass  # best effort: another thread may be using it
 
-    def _fd(self) -> int | None:
-        if self.fd is None or self.pid != os.getpid():  # a forked worker opens its own descriptor
+    def _fd(self, pid: int | None = None) -> int | None:
+        if self.fd is None or self.pid != (pid or os.getpid()):  # a forked worker opens its own descriptor
             try:
                 self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError:
@@ -178,14 +179,14 @@ class _WriterQueue:
             self.pid = os.getpid()
         return self.fd
 
-    def acquire(self) -> None:
+    def acquire(self, pid: int | None = None) -> None:
         """Take this process's turn to write (re-entrant within a thread): the thread lock, then the
         cross-process ``flock`` unless this thread already holds it."""
         self.thread_lock.acquire()
         try:
             depth = getattr(self.depth, "n", 0)
             if depth == 0:
-                fd = self._fd() if fcntl is not None else None
+                fd = self._fd(pid) if fcntl is not None else None
                 if fd is not None:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                 self.depth.locked = fd
@@ -269,29 +270,30 @@ class _DedicatedWrite:
     queue's turn, BEGIN IMMEDIATE ... COMMIT (ROLLBACK on an error). A class rather than a generator:
     this runs once per log call."""
 
-    __slots__ = ("conn", "queue")
+    __slots__ = ("queue", "writer")
 
     def __init__(self, queue: _WriterQueue) -> None:
         self.queue = queue
 
     def __enter__(self) -> Any:
         queue = self.queue
-        conn = self.conn = queue.writer()
-        queue.acquire()
+        pid = os.getpid()  # once per call: the writer and the lock file both check for a fork
+        writer = self.writer = queue.writer(pid)
+        queue.acquire(pid)
         try:
-            cursor = conn.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
+            writer.cursor.execute("BEGIN IMMEDIATE")
         except BaseException:
             queue.release()
             raise
-        return cursor
+        return writer.cursor
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        conn = self.conn
+        conn = self.writer.conn
         try:
             if exc_type is None:
-                try:
-                    conn.commit()  # durable on return: the COMMIT is in the WAL before the call returns
+                try:  # durable on return: the COMMIT is in the WAL before the call returns; a cached
+                    # statement on the writer's cursor (Connection.commit() compiles "COMMIT" every time)
+                    self.writer.cursor.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
                         conn.rollback()

@@ -54,14 +54,24 @@ def log_metric_row(cursor: Any, dialect: sa.Dialect, row: tuple[Any, ...]) -> st
     the run's lifecycle stage (None when the run does not exist), writing nothing unless it is
     'active'. Usually two statements: the point is inserted only if its run is active, and only when
     nothing was inserted (a repeated point, or no active run) is the run looked at."""
-    run_state, _insert_metric, upsert_latest, insert_if_active = statements(dialect.name)
-    if insert_if_active.run_row(cursor, dialect, row, METRIC_COLUMNS) != 1:
-        run_state.run_row(cursor, dialect, row, METRIC_COLUMNS)
+    hot = _metric_hot.get(dialect.name)
+    if hot is None:
+        _run_state, _insert_metric, upsert_latest, insert_if_active = statements(dialect.name)
+        hot = _metric_hot[dialect.name] = (*insert_if_active.bound(dialect, METRIC_COLUMNS),
+                                           *upsert_latest.bound(dialect, METRIC_COLUMNS))
+    insert_sql, insert_args, latest_sql, latest_args = hot
+    cursor.execute(insert_sql, insert_args(row))
+    if cursor.rowcount != 1:
+        statements(dialect.name)[0].run_row(cursor, dialect, row, METRIC_COLUMNS)
         found = cursor.fetchone()
         if found is None or found[0] != "active":
             return None if found is None else found[0]
-    upsert_latest.run_row(cursor, dialect, row, METRIC_COLUMNS)
+    cursor.execute(latest_sql, latest_args(row))
     return "active"
+
+
+# per dialect: the SQL and parameter getter of the two statements a new point runs (no lookups per call)
+_metric_hot: dict[str, tuple[str, Any, str, Any]] = {}
 
 
 def write_metric_rows(
@@ -80,26 +90,34 @@ _param_cache: dict[str, tuple[Prepared, Prepared, Prepared]] = {}
 def _param_statements(dialect_name: str) -> tuple[Prepared, Prepared, Prepared]:
     found = _param_cache.get(dialect_name)
     if found is None:
-        p = s.params
-        run_state = sa.select(s.runs.c.lifecycle_stage).where(s.runs.c.run_uuid == sa.bindparam("run_uuid"))
+        if dialect_name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+        p, runs = s.params, s.runs
+        run_state = sa.select(runs.c.lifecycle_stage).where(runs.c.run_uuid == sa.bindparam("run_uuid"))
         existing = sa.select(p.c.value).where(p.c.run_uuid == sa.bindparam("run_uuid"), p.c.key == sa.bindparam("key"))
-        insert = sa.insert(p).values({c: sa.bindparam(c) for c in PARAM_COLUMNS})
-        found = _param_cache[dialect_name] = (Prepared(run_state), Prepared(existing), Prepared(insert))
+        # the run check and the insert in one statement, as for metrics
+        active = sa.exists().where(runs.c.run_uuid == sa.bindparam("run_uuid"),
+                                   runs.c.lifecycle_stage == sa.literal_column("'active'"))
+        param = sa.select(*[sa.bindparam(c, type_=p.c[c].type) for c in PARAM_COLUMNS]).where(active)
+        insert_if_active = insert(p).from_select(list(PARAM_COLUMNS), param).on_conflict_do_nothing()
+        found = _param_cache[dialect_name] = (Prepared(run_state), Prepared(existing), Prepared(insert_if_active))
     return found
 
 
 def log_param_row(cursor: Any, dialect: sa.Dialect, row: tuple[str, str, str]) -> tuple[str | None, str | None]:
     """Insert one param (a tuple in PARAM_COLUMNS order) unless it exists; returns (the run's lifecycle
     stage or None when the run does not exist, the value already logged under that key or None).
-    Writes only into an active run."""
-    run_state, existing, insert = _param_statements(dialect.name)
+    Writes only into an active run. Usually one statement: the param is inserted only if its run is
+    active and the key is new; only when nothing was inserted are the run and the old value looked at."""
+    run_state, existing, insert_if_active = _param_statements(dialect.name)
+    if insert_if_active.run_row(cursor, dialect, row, PARAM_COLUMNS) == 1:
+        return "active", None
     run_state.run_row(cursor, dialect, row, PARAM_COLUMNS)
     found = cursor.fetchone()
     if found is None or found[0] != "active":
         return (None if found is None else found[0]), None
     existing.run_row(cursor, dialect, row, PARAM_COLUMNS)
     old = cursor.fetchone()
-    if old is not None:
-        return "active", old[0]
-    insert.run_row(cursor, dialect, row, PARAM_COLUMNS)
-    return "active", None
+    return "active", None if old is None else old[0]

@@ -131,6 +131,13 @@ class Prepared:
     def run_row(self, cursor: Any, dialect: sa.Dialect, row: tuple[Any, ...], columns: tuple[str, ...]) -> int:
         """Run with ``row``, a tuple of ``columns``' values, turned into the driver's parameters by a
         getter made once per dialect and column order (an ``itemgetter`` for positional drivers)."""
+        sql, args = self.bound(dialect, columns)
+        cursor.execute(sql, args(row))
+        return cursor.rowcount
+
+    def bound(self, dialect: sa.Dialect, columns: tuple[str, ...]) -> tuple[str, Callable[[tuple[Any, ...]], Any]]:
+        """(the SQL, a function from a row of ``columns``' values to the driver's parameters), made once
+        per dialect and column order: what a hot path keeps to run the statement without lookups."""
         key = (dialect.name, columns)
         found = self._getters.get(key)
         if found is None:
@@ -142,9 +149,7 @@ class Prepared:
                 pick = itemgetter(*indexes)
                 found = (sql, (lambda r: (pick(r),)) if len(indexes) == 1 else pick)
             self._getters[key] = found
-        sql, args = found
-        cursor.execute(sql, args(row))
-        return cursor.rowcount
+        return found
 
     def executemany(
         self, cursor: Any, dialect: sa.Dialect, rows: Sequence[tuple[Any, ...]], columns: Sequence[str]

@@ -515,7 +515,7 @@ class SqlTrackingStore(SqlUiQueries, TrackingStore):
             return
         v.validate_key(param.key, "param")
         value = v.param_value(param.key, param.value)
-        with raw_write_transaction(self.engine) as cursor:  # one transaction, three prepared statements
+        with raw_write_transaction(self.engine) as cursor:  # one transaction, usually one statement
             stage, old = hot.log_param_row(cursor, dialect, (param.key, value, run_id))
         if stage is None:
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
