@@ -116,11 +116,17 @@ def _driven(conn: sa.Connection, experiment_ids: list[int], stages: list[str], c
     return int(conn.execute(query).scalar() or 0)
 
 
+_NO_NUMPY: list[bool] = []  # holds True once importing the run snapshot failed: not tried again
+
+
 def _run_snapshot() -> Any:
     """The run snapshot module, or None without numpy (the tracking server does not require it): SQL
     counts then."""
+    if _NO_NUMPY:
+        return None
     try:
         from fluvial.store.tracking.sql import run_snapshot
     except ImportError:
+        _NO_NUMPY.append(True)
         return None
     return run_snapshot
