@@ -24,6 +24,8 @@ EXACT_FLOAT = 2**53
 # A column is dictionary-encoded while it has at most this many distinct values; past it (at build, or
 # as values change) each row gets its own entry.
 DISTINCT_MAX = 4_096
+# A one-entry-per-row column is compacted once its entries exceed twice its rows by this many.
+COMPACT_SLACK = 1_024
 
 
 class Numbers:
@@ -156,7 +158,7 @@ class Strings:
             self.index[text] = code
             if len(self.index) > DISTINCT_MAX:
                 self.index = None
-        elif self.used > 2 * len(self.codes) + 1024:
+        elif self.used > 2 * len(self.codes) + COMPACT_SLACK:
             self._compact()
         return code
 
