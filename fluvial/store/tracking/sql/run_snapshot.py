@@ -89,11 +89,11 @@ class _Snapshot:
     def rows(self, run_uuids: list[str]) -> Any:
         """Row positions of these runs (-1 for runs not in the snapshot), looked up in one vector
         operation for the runs loaded at build."""
-        keys = np.array([u.encode() if u.isascii() and len(u) <= 32 else b"" for u in run_uuids], dtype="S32")
+        keys, fits = _uuid_keys(run_uuids)
         positions = np.full(len(run_uuids), -1, dtype=np.int64)
         if len(self.sorted_uuids):
             at = np.minimum(np.searchsorted(self.sorted_uuids, keys), len(self.sorted_uuids) - 1)
-            hit = (self.sorted_uuids[at] == keys) & (keys != b"")
+            hit = (self.sorted_uuids[at] == keys) & fits
             positions[hit] = at[hit]
         if self.extra:
             for i in np.flatnonzero(positions < 0):
@@ -112,18 +112,36 @@ class _Snapshot:
         return row
 
 
-def _keyed_query(entity: str, key: str, uuids: list[str] | None, experiment_id: int | None) -> sa.TextClause:
+def _uuid_keys(run_uuids: list[str]) -> tuple[Any, Any]:
+    """(run_uuids as 32-byte keys, which of them are keys: ASCII, 1 to 32 characters)."""
+    try:
+        wide = np.array(run_uuids, dtype="S33")
+    except UnicodeEncodeError:
+        wide = np.array([u.encode() if u.isascii() else b"" for u in run_uuids], dtype="S33")
+    fits = (np.strings.str_len(wide) <= 32) & (wide != b"")
+    return wide.astype("S32"), fits
+
+
+def _fetch(conn: sa.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """All rows of ``sql`` (``?`` placeholders) through the driver's own cursor, in the connection's
+    transaction: at a million rows SQLAlchemy's row objects cost more than the query."""
+    if conn.dialect.name == "postgresql":
+        sql = sql.replace("?", "%s")
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _keyed_sql(entity: str, experiment: bool) -> str:
+    """One key's values: of an experiment's runs (parameters key, experiment id), or of some runs
+    (parameters key, then the run_uuids, ``IN (?)`` to be widened)."""
     table = _KEYED[entity][0]
     value = "CASE WHEN c.is_nan THEN NULL ELSE c.value END" if entity == METRIC else "c.value"
-    where = ["c.key = :key"]
-    if uuids is not None:
-        where.append("c.run_uuid IN :uuids")
-    if experiment_id is not None:
-        where.append("c.run_uuid IN (SELECT run_uuid FROM runs WHERE experiment_id = :exp)")
-    query = sa.text(f"SELECT c.run_uuid, {value} FROM {table} c WHERE {' AND '.join(where)}")
-    if uuids is not None:
-        query = query.bindparams(sa.bindparam("uuids", expanding=True))
-    return query
+    runs = "SELECT run_uuid FROM runs WHERE experiment_id = ?" if experiment else "?"
+    return f"SELECT c.run_uuid, {value} FROM {table} c WHERE c.key = ? AND c.run_uuid IN ({runs})"
 
 
 def _run_values(row: Any) -> dict[tuple[str, str], Any]:
@@ -181,31 +199,38 @@ class _Cache:
         with self._read() as conn:
             self._check_log(conn)
             snap.cursor = change_log.head(conn)
-            rows = conn.execute(sa.text(
-                f"SELECT run_uuid, {', '.join(_RUN_COLUMNS)} FROM runs WHERE experiment_id = :exp"),
-                {"exp": experiment_id}).all()
+            rows = _fetch(conn, f"SELECT run_uuid, {', '.join(_RUN_COLUMNS)} FROM runs WHERE experiment_id = ?",
+                          (experiment_id,))
             conn.rollback()
-        # the base rows: ASCII run_uuids in byte order (SQLite and PostgreSQL may order others differently)
-        rows.sort(key=lambda r: (not (r[0].isascii() and len(r[0]) <= 32), r[0].encode()))
         n = len(rows)
-        base = [r[0] for r in rows if r[0].isascii() and len(r[0]) <= 32]
-        snap.sorted_uuids = np.array([u.encode() for u in base], dtype="S32")
-        snap.extra = {r[0]: i for i, r in enumerate(rows) if i >= len(base)}
+        names = ("run_id", *_RUN_COLUMNS)
+        by_column = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+        del rows
+        uuids = [str(u) for u in by_column[0]]
+        # rows in order: the ASCII run_uuids sorted by bytes (the databases may order others differently)
+        keys, fits = _uuid_keys(uuids)
+        base = np.flatnonzero(fits)
+        base = base[np.argsort(keys[base], kind="stable")]
+        order = np.concatenate([base, np.flatnonzero(~fits)])
+        snap.sorted_uuids = keys[base]
+        snap.extra = {uuids[i]: row for row, i in enumerate(order[len(base):].tolist(), start=len(base))}
         snap.size = snap.capacity = n
-        for i, name in enumerate(("run_id", *_RUN_COLUMNS)):
-            values = [r[i] for r in rows]
+        for name, values in zip(names, by_column, strict=True):
             numeric = name in _NUMERIC_ATTRIBUTES or name == "experiment_id"
-            snap.columns[(ATTRIBUTE, name)] = Numbers.of(values, n) if numeric else Strings.of(values, n)
+            column = Numbers.of(list(values), n) if numeric else Strings.of(list(values), n)
+            column.reorder(order)
+            snap.columns[(ATTRIBUTE, name)] = column
         return snap
 
     def load_column(self, snap: _Snapshot, entity: str, key: str) -> tuple[Column, int]:
         with self._read() as conn:
             cursor = change_log.head(conn)
-            rows = conn.execute(_keyed_query(entity, key, None, snap.experiment_id), {"key": key, "exp": snap.experiment_id}).all()
+            rows = _fetch(conn, _keyed_sql(entity, experiment=True), (key, snap.experiment_id))
             conn.rollback()
-        positions = snap.rows([str(r[0]) for r in rows])
+        uuids, values = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [])
+        del rows
+        positions = snap.rows([str(u) for u in uuids])
         found = positions >= 0
-        values = [r[1] for r in rows]
         capacity = max(snap.capacity, int(positions.max(initial=-1)) + 1)  # rows appended meanwhile
         if entity == METRIC:
             numbers = Numbers(capacity)
@@ -257,8 +282,8 @@ class _Cache:
             if entity == ATTRIBUTE:
                 continue
             values: dict[int, Any] = dict.fromkeys(rows.values())  # None: the run has none now
-            result = conn.execute(_keyed_query(entity, key, list(rows), None), {"key": key, "uuids": list(rows)})
-            for run_uuid, value in result:
+            sql = _keyed_sql(entity, experiment=False).replace("IN (?)", f"IN ({', '.join('?' * len(rows))})")
+            for run_uuid, value in _fetch(conn, sql, (key, *rows)):
                 values[rows[str(run_uuid)]] = value
             for row, value in values.items():  # once per row: an unchanged value keeps its code
                 column.set(row, value)

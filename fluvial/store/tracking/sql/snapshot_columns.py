@@ -39,8 +39,12 @@ class Numbers:
     @classmethod
     def of(cls, values: list[Any], capacity: int) -> Numbers:
         column = cls(capacity)
-        column.values[:len(values)] = [np.nan if v is None else float(v) for v in values]
+        column.values[:len(values)] = np.array(values, dtype=float)  # None: NaN
         return column
+
+    def reorder(self, order: Any) -> None:
+        """Rows in this order (``order`` a permutation of all rows)."""
+        self.values = self.values[order]
 
     @property
     def capacity(self) -> int:
@@ -126,6 +130,10 @@ class Strings:
     @property
     def capacity(self) -> int:
         return len(self.codes)
+
+    def reorder(self, order: Any) -> None:
+        """Rows in this order (``order`` a permutation of all rows)."""
+        self.codes = self.codes[order]
 
     def grow(self, capacity: int) -> None:
         self.codes = np.concatenate([self.codes, np.full(capacity - len(self.codes), -1, dtype=np.int32)])
