@@ -48,19 +48,22 @@ def count(conn: sa.Connection, experiment_ids: list[int], stages: list[str], com
         counted = _from_counters(conn, comparisons[0], experiment_ids, stages)
         if counted is not None:
             return counted
-    counted = _driven(conn, experiment_ids, stages, comparisons, SELECTIVE_MAX) if SELECTIVE_MAX > 0 else None
+    by_stage = indexes.count_runs_by_stage(conn, experiment_ids)
+    if by_stage is None:
+        return None
+    inside = sum(by_stage.get(stage, 0) for stage in stages)
+    counted = _driven(conn, inside, experiment_ids, stages, comparisons, SELECTIVE_MAX) if SELECTIVE_MAX > 0 else None
     if counted is not None:
         return counted  # a selective comparison (a run-name prefix): its few index entries beat a vector pass
-    inside = indexes.count_runs(conn, experiment_ids, ["active", "deleted"])
     run_snapshot = _run_snapshot()
-    if run_snapshot is not None and inside is not None and inside >= run_snapshot.min_runs():
+    if run_snapshot is not None and sum(by_stage.values()) >= run_snapshot.min_runs():
         try:
             counted = run_snapshot.count(conn.engine, experiment_ids, stages, comparisons)
         except sa.exc.SQLAlchemyError:
             counted = None  # e.g. an in-memory database with one shared connection: SQL counts
         if counted is not None:
             return counted
-    return _driven(conn, experiment_ids, stages, comparisons)
+    return _driven(conn, inside, experiment_ids, stages, comparisons)
 
 
 def _from_counters(conn: sa.Connection, c: Comparison, experiment_ids: list[int], stages: list[str]) -> int | None:
@@ -80,11 +83,10 @@ def _bounded(conn: sa.Connection, table: sa.Table, conditions: list[Any], limit:
     return int(conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar() or 0)
 
 
-def _driven(conn: sa.Connection, experiment_ids: list[int], stages: list[str], comparisons: list[Comparison],
-            cap: int | None = None) -> int | None:
-    inside = indexes.count_runs(conn, experiment_ids, stages)
-    if inside is None:
-        return None
+def _driven(conn: sa.Connection, inside: int, experiment_ids: list[int], stages: list[str],
+            comparisons: list[Comparison], cap: int | None = None) -> int | None:
+    """The count driven from the most selective comparison's index range, when one matches fewer than
+    ``inside`` (the runs in these experiments and stages) and ``cap`` runs; else None."""
     if conn.dialect.name == "postgresql":
         inside = min(inside, PG_DRIVE_MAX)
     if cap is not None:
