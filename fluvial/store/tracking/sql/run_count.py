@@ -5,7 +5,10 @@ In order of preference:
 1. No filter: the trigger-kept ``fluvial_run_counts`` table (``indexes.py``), a few rows.
 2. One ``=`` comparison on a param, a tag or the run name, on SQLite: the trigger-kept
    per-value counters (``value_counts.py``), a few rows.
-3. A comparison matching at most ``SELECTIVE_MAX`` runs: driven from its index range (as in 5).
+3. A comparison matching at most ``SELECTIVE_MAX`` runs: driven from its index range (as in 5) --
+   unless the run snapshot (4) is already built with every column the filter needs, each numeric or
+   dictionary-encoded: then it answers first, without the probes (on PostgreSQL a probe of a common
+   param value can read its whole index range: a bitmap scan does not stop at the LIMIT).
 4. Experiments holding at least ``run_snapshot.min_runs()`` runs: this process's columnar snapshot,
    kept fresh from the trigger-written change log (``run_snapshot.py``, ``change_log.py``).
 5. A filter with an indexable comparison (``=``, ``IN``, a ``LIKE`` with a literal prefix, a metric
@@ -52,18 +55,31 @@ def count(conn: sa.Connection, experiment_ids: list[int], stages: list[str], com
     if by_stage is None:
         return None
     inside = sum(by_stage.get(stage, 0) for stage in stages)
+    run_snapshot = _run_snapshot()
+    if run_snapshot is None or sum(by_stage.values()) < run_snapshot.min_runs():
+        run_snapshot = None
+    elif run_snapshot.ready(conn.engine, experiment_ids, comparisons):
+        counted = _from_snapshot(run_snapshot, conn, experiment_ids, stages, comparisons)
+        if counted is not None:
+            return counted  # dictionary-encoded columns in memory: cheaper than probing index ranges
     counted = _driven(conn, inside, experiment_ids, stages, comparisons, SELECTIVE_MAX) if SELECTIVE_MAX > 0 else None
     if counted is not None:
         return counted  # a selective comparison (a run-name prefix): its few index entries beat a vector pass
-    run_snapshot = _run_snapshot()
-    if run_snapshot is not None and sum(by_stage.values()) >= run_snapshot.min_runs():
-        try:
-            counted = run_snapshot.count(conn.engine, experiment_ids, stages, comparisons)
-        except sa.exc.SQLAlchemyError:
-            counted = None  # e.g. an in-memory database with one shared connection: SQL counts
+    if run_snapshot is not None:
+        counted = _from_snapshot(run_snapshot, conn, experiment_ids, stages, comparisons)
         if counted is not None:
             return counted
     return _driven(conn, inside, experiment_ids, stages, comparisons)
+
+
+def _from_snapshot(run_snapshot: Any, conn: sa.Connection, experiment_ids: list[int], stages: list[str],
+                   comparisons: list[Comparison]) -> int | None:
+    """The snapshot's count, or None (not built, not covered, or the database refused the catch-up)."""
+    try:
+        counted: int | None = run_snapshot.count(conn.engine, experiment_ids, stages, comparisons)
+    except sa.exc.SQLAlchemyError:
+        counted = None  # e.g. an in-memory database with one shared connection: SQL counts
+    return counted
 
 
 def _from_counters(conn: sa.Connection, c: Comparison, experiment_ids: list[int], stages: list[str]) -> int | None:

@@ -441,6 +441,28 @@ def supported(comparisons: Iterable[Comparison]) -> list[tuple[str, str]] | None
     return needed
 
 
+def ready(engine: sa.Engine, experiment_ids: list[int], comparisons: list[Comparison]) -> bool:
+    """Whether these experiments' snapshots are built with every column these comparisons need, each
+    numeric or dictionary-encoded: then a count costs a catch-up and a pass of integer and float
+    comparisons, less than probing an index range first (``run_count.py``). A hint, read unlocked."""
+    needed = supported(comparisons)
+    if _mode() == "off" or needed is None:
+        return False
+    with _CACHES_LOCK:
+        owner = _CACHES.get(engine)
+    if owner is None:
+        return False
+    for experiment_id in experiment_ids:
+        snap = owner.snapshots.get(experiment_id)
+        if snap is None:
+            return False
+        for key in needed:
+            column = snap.columns.get(key)
+            if column is None or not (column.numeric or column.index is not None):
+                return False
+    return True
+
+
 def count(engine: sa.Engine, experiment_ids: list[int], stages: list[str], comparisons: list[Comparison]) -> int | None:
     """The number of matching runs from the snapshots, or None (not built yet, not covered, off)."""
     mode = _mode()
