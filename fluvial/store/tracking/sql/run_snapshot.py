@@ -135,13 +135,17 @@ def _fetch(conn: sa.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
         cursor.close()
 
 
-def _keyed_sql(entity: str, experiment: bool) -> str:
-    """One key's values: of an experiment's runs (parameters key, experiment id), or of some runs
-    (parameters key, then the run_uuids, ``IN (?)`` to be widened)."""
+def _keyed_sql(entity: str, runs: int | None) -> str:
+    """One key's values (parameters: the key, then): of every run (``runs`` None), of an experiment's
+    runs (``runs`` 0; then the experiment id), or of ``runs`` given run_uuids (then those)."""
     table = _KEYED[entity][0]
     value = "CASE WHEN c.is_nan THEN NULL ELSE c.value END" if entity == METRIC else "c.value"
-    runs = "SELECT run_uuid FROM runs WHERE experiment_id = ?" if experiment else "?"
-    return f"SELECT c.run_uuid, {value} FROM {table} c WHERE c.key = ? AND c.run_uuid IN ({runs})"
+    sql = f"SELECT c.run_uuid, {value} FROM {table} c WHERE c.key = ?"
+    if runs is None:
+        return sql
+    if runs == 0:
+        return f"{sql} AND c.run_uuid IN (SELECT run_uuid FROM runs WHERE experiment_id = ?)"
+    return f"{sql} AND c.run_uuid IN ({', '.join('?' * runs)})"
 
 
 def _run_values(row: Any) -> dict[tuple[str, str], Any]:
@@ -225,7 +229,14 @@ class _Cache:
     def load_column(self, snap: _Snapshot, entity: str, key: str) -> tuple[Column, int]:
         with self._read() as conn:
             cursor = change_log.head(conn)
-            rows = _fetch(conn, _keyed_sql(entity, experiment=True), (key, snap.experiment_id))
+            # the experiment holding most runs: read the key's whole index range (runs of other
+            # experiments find no row and are dropped below) rather than test each run's experiment,
+            # which cost SQLite 4.6 s of 5.2 s for a key of 1M runs
+            everything = int(conn.exec_driver_sql("SELECT count(*) FROM runs").scalar() or 0)
+            if 2 * snap.size >= everything:
+                rows = _fetch(conn, _keyed_sql(entity, None), (key,))
+            else:
+                rows = _fetch(conn, _keyed_sql(entity, 0), (key, snap.experiment_id))
             conn.rollback()
         uuids, values = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [])
         del rows
@@ -282,8 +293,7 @@ class _Cache:
             if entity == ATTRIBUTE:
                 continue
             values: dict[int, Any] = dict.fromkeys(rows.values())  # None: the run has none now
-            sql = _keyed_sql(entity, experiment=False).replace("IN (?)", f"IN ({', '.join('?' * len(rows))})")
-            for run_uuid, value in _fetch(conn, sql, (key, *rows)):
+            for run_uuid, value in _fetch(conn, _keyed_sql(entity, len(rows)), (key, *rows)):
                 values[rows[str(run_uuid)]] = value
             for row, value in values.items():  # once per row: an unchanged value keeps its code
                 column.set(row, value)
