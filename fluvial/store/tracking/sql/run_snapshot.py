@@ -292,10 +292,10 @@ class _Cache:
         for (entity, key), column in snap.columns.items():
             if entity == ATTRIBUTE:
                 continue
-            values: dict[int, Any] = dict.fromkeys(rows.values())  # None: the run has none now
+            now: dict[int, Any] = dict.fromkeys(rows.values())  # None: the run has none now
             for run_uuid, value in _fetch(conn, _keyed_sql(entity, len(rows)), (key, *rows)):
-                values[rows[str(run_uuid)]] = value
-            for row, value in values.items():  # once per row: an unchanged value keeps its code
+                now[rows[str(run_uuid)]] = value
+            for row, value in now.items():  # once per row: an unchanged value keeps its code
                 column.set(row, value)
 
     # ---- keeping snapshots ------------------------------------------------------------------
@@ -468,7 +468,7 @@ def ready(engine: sa.Engine, experiment_ids: list[int], comparisons: list[Compar
             return False
         for key in needed:
             column = snap.columns.get(key)
-            if column is None or not (column.numeric or column.index is not None):
+            if column is None or (isinstance(column, Strings) and column.index is None):
                 return False
     return True
 

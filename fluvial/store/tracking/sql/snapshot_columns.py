@@ -93,7 +93,7 @@ class Strings:
 
     def __init__(self, capacity: int) -> None:
         self.codes = np.full(capacity, -1, dtype=np.int32)
-        self.distinct = np.full(16, "", dtype=STR)
+        self.distinct: Any = np.full(16, "", dtype=STR)
         self.used = 0  # entries of ``distinct`` in use
         self.index: dict[str, int] | None = {}
         self._ascii: bool | None = True
