@@ -33,6 +33,9 @@ from fluvial.store.tracking.sql import change_log
 from fluvial.store.tracking.sql.search import RUN_NAME_TAG
 from fluvial.store.tracking.sql.snapshot_columns import Numbers, Strings
 
+# the columns built with a snapshot; the others of _RUN_COLUMNS (artifact_uri: long, one per run, rarely
+# filtered on) are loaded when a filter first needs them, as keyed columns are
+_BUILT = ("experiment_id", "lifecycle_stage", "start_time", "end_time", "status", "user_id")
 _RUN_COLUMNS = ("experiment_id", "lifecycle_stage", "start_time", "end_time", "status", "user_id",
                 "artifact_uri")
 _NUMERIC_ATTRIBUTES = {"start_time", "end_time"}
@@ -203,11 +206,11 @@ class _Cache:
         with self._read() as conn:
             self._check_log(conn)
             snap.cursor = change_log.head(conn)
-            rows = _fetch(conn, f"SELECT run_uuid, {', '.join(_RUN_COLUMNS)} FROM runs WHERE experiment_id = ?",
+            rows = _fetch(conn, f"SELECT run_uuid, {', '.join(_BUILT)} FROM runs WHERE experiment_id = ?",
                           (experiment_id,))
             conn.rollback()
         n = len(rows)
-        names = ("run_id", *_RUN_COLUMNS)
+        names = ("run_id", *_BUILT)
         by_column = list(zip(*rows, strict=True)) if rows else [()] * len(names)
         del rows
         uuids = [str(u) for u in by_column[0]]
@@ -233,7 +236,10 @@ class _Cache:
             # experiments find no row and are dropped below) rather than test each run's experiment,
             # which cost SQLite 4.6 s of 5.2 s for a key of 1M runs
             everything = int(conn.exec_driver_sql("SELECT count(*) FROM runs").scalar() or 0)
-            if 2 * snap.size >= everything:
+            if entity == ATTRIBUTE:
+                assert key in _RUN_COLUMNS  # a column name, not a value
+                rows = _fetch(conn, f"SELECT run_uuid, {key} FROM runs WHERE experiment_id = ?", (snap.experiment_id,))
+            elif 2 * snap.size >= everything:
                 rows = _fetch(conn, _keyed_sql(entity, None), (key,))
             else:
                 rows = _fetch(conn, _keyed_sql(entity, 0), (key, snap.experiment_id))
@@ -284,7 +290,9 @@ class _Cache:
             rows[run_uuid] = row
             values = _run_values(record) if record is not None else {}
             for name in _RUN_COLUMNS:
-                snap.columns[(ATTRIBUTE, name)].set(row, values.get((ATTRIBUTE, name)))
+                column = snap.columns.get((ATTRIBUTE, name))
+                if column is not None:  # else not loaded yet
+                    column.set(row, values.get((ATTRIBUTE, name)))
             if record is None:  # hard-deleted: out of every count
                 snap.columns[(ATTRIBUTE, "experiment_id")].set(row, -1)
         if not rows:
@@ -314,14 +322,14 @@ class _Cache:
                 snap.used = time.monotonic()
                 return snap
             if not wait:
-                missing = [k for k in missing if k[0] != ATTRIBUTE]  # those come with the build
+                missing = [k for k in missing if k[0] != ATTRIBUTE or k[1] not in _BUILT]  # those come with the build
                 self._queue(experiment_id, [None] if snap is None else [], missing)
                 return None
             if snap is None:
                 snap = self._install(self.build(experiment_id))
                 if snap is None:
                     return None
-            for entity, key in [k for k in needed if k not in snap.columns]:  # the run's own columns came with the build
+            for entity, key in [k for k in needed if k not in snap.columns]:
                 self._add_column(snap, entity, key)
             try:
                 self.refresh(snap)
