@@ -11,6 +11,7 @@ import pytest
 
 from fluvial.entities import Metric, Param, RunTag, ViewType
 from fluvial.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from fluvial.search import parse_filter
 from fluvial.search.downsample import reduce_points
 from fluvial.store.tracking.base import TrackingStore
 
@@ -178,6 +179,40 @@ def test_routes_get_post_and_ajax_twin(app_client):
     assert r.status == 400
     assert client.get("/api/2.0/mlflow/runs/count").status == 404  # never under mlflow/
     assert client.get("/api/2.0/fluvial/runs/nope").status == 404
+
+
+def test_count_route_is_answered_by_the_run_snapshot(app_client, monkeypatch):
+    """The UI's count (``/ajax-api/2.0/fluvial/runs/count``) goes through the run snapshot where the
+    database keeps the change log (SQLite, PostgreSQL), and sees writes made after the snapshot was built."""
+    from fluvial.store.tracking.sql import run_count, run_snapshot
+
+    client, store = app_client
+    if store.engine.dialect.name not in ("sqlite", "postgresql"):
+        pytest.skip("the run snapshot serves SQLite and PostgreSQL")
+    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT", "sync")
+    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS", "0")
+    monkeypatch.setattr(run_count, "SELECTIVE_MAX", 0)  # tiny data: keep the snapshot in play
+    exp = store.create_experiment("snapshot-route")
+    for i in range(8):
+        store.log_batch(_run(store, exp), [Metric("acc", i / 8, 1, 0)], [Param("model", "rf" if i % 2 else "lr")],
+                        [RunTag("team", "ü" if i % 3 else "t")])
+    filt = "params.model = 'rf' AND metrics.acc > 0.3 AND tags.team != 't'"
+    expected = len(store.search_runs([exp], filt, ViewType.ACTIVE_ONLY, max_results=100))
+
+    def count() -> int:
+        r = client.get("/ajax-api/2.0/fluvial/runs/count", params={"experiment_ids": [exp], "filter": filt})
+        assert r.status == 200
+        return int(r.json()["count"])
+
+    assert count() == expected == 2
+    snap = run_snapshot.cache(store.engine).snapshots[int(exp)]  # built by the route's count
+    assert {("param", "model"), ("metric", "acc"), ("tag", "team")} <= set(snap.columns)
+    assert run_snapshot.count(store.engine, [int(exp)], ["active"], parse_filter(filt, "runs")) == expected
+    run_id = _run(store, exp)
+    store.log_batch(run_id, [Metric("acc", 0.9, 1, 0)], [Param("model", "rf")], [RunTag("team", "new")])
+    assert count() == expected + 1
+    assert run_snapshot.cache(store.engine).snapshots[int(exp)] is snap  # caught up from the log, not rebuilt
+    assert snap.row(run_id) is not None
 
 
 def test_client_extensions(tracking_uri):

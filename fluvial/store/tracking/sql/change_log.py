@@ -22,6 +22,7 @@ the oldest row says so; PostgreSQL: a one-row table keeps the largest transactio
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -105,6 +106,19 @@ def complete(conn: sa.Connection) -> bool:
     if not sa.inspect(conn).has_table(TABLE):
         return False
     return int(conn.exec_driver_sql(query).scalar() or 0) == len(names)
+
+
+def stamp(conn: sa.Connection) -> Any:
+    """A cheap value that changes whenever the log's table or triggers may have been dropped or made
+    anew (then ``complete`` is asked again, and snapshots read before are rebuilt: they may have missed
+    changes while a trigger was gone): SQLite's schema version; on PostgreSQL the log table's and the
+    triggers' object ids."""
+    if conn.dialect.name == "sqlite":
+        return int(conn.exec_driver_sql("PRAGMA schema_version").scalar() or 0)
+    listed = ", ".join(f"'{n}'" for n in _trigger_names(conn.dialect.name))
+    return tuple(conn.exec_driver_sql(
+        f"SELECT to_regclass('{TABLE}')::oid::bigint, (SELECT count(*) || ':' || COALESCE(sum(oid::bigint), 0) "
+        f"FROM pg_trigger WHERE NOT tgisinternal AND tgname IN ({listed}))").one())
 
 
 def create(conn: sa.Connection) -> None:

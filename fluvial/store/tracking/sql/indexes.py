@@ -117,14 +117,20 @@ def _create_counts(conn: sa.Connection) -> None:
 
 def count_runs(conn: sa.Connection, experiment_ids: list[int], stages: list[str]) -> int | None:
     """Runs in these experiments and stages from the count table; None when it does not exist."""
+    by_stage = count_runs_by_stage(conn, experiment_ids)
+    return None if by_stage is None else sum(by_stage.get(stage, 0) for stage in stages)
+
+
+def count_runs_by_stage(conn: sa.Connection, experiment_ids: list[int]) -> dict[str, int] | None:
+    """Runs in these experiments by lifecycle stage from the count table; None when it does not exist."""
     if conn.dialect.name not in ("sqlite", "postgresql"):
         return None
     table = sa.table(COUNTS_TABLE, sa.column("experiment_id"), sa.column("lifecycle_stage"), sa.column("n"))
-    query = sa.select(sa.func.coalesce(sa.func.sum(table.c.n), 0)).where(
-        table.c.experiment_id.in_(experiment_ids), table.c.lifecycle_stage.in_(stages))
+    query = sa.select(table.c.lifecycle_stage, sa.func.sum(table.c.n)).where(
+        table.c.experiment_id.in_(experiment_ids)).group_by(table.c.lifecycle_stage)
     try:
         with conn.begin_nested():
-            return int(conn.execute(query).scalar() or 0)
+            return {str(stage): int(n or 0) for stage, n in conn.execute(query)}
     except sa.exc.DBAPIError:
         return None
 

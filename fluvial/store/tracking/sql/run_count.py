@@ -5,7 +5,10 @@ In order of preference:
 1. No filter: the trigger-kept ``fluvial_run_counts`` table (``indexes.py``), a few rows.
 2. One ``=`` comparison on a param, a tag or the run name, on SQLite: the trigger-kept
    per-value counters (``value_counts.py``), a few rows.
-3. A comparison matching at most ``SELECTIVE_MAX`` runs: driven from its index range (as in 5).
+3. A comparison matching at most ``SELECTIVE_MAX`` runs: driven from its index range (as in 5) --
+   unless the run snapshot (4) is already built with every column the filter needs, each numeric or
+   dictionary-encoded: then it answers first, without the probes (on PostgreSQL a probe of a common
+   param value can read its whole index range: a bitmap scan does not stop at the LIMIT).
 4. Experiments holding at least ``run_snapshot.min_runs()`` runs: this process's columnar snapshot,
    kept fresh from the trigger-written change log (``run_snapshot.py``, ``change_log.py``).
 5. A filter with an indexable comparison (``=``, ``IN``, a ``LIKE`` with a literal prefix, a metric
@@ -48,19 +51,35 @@ def count(conn: sa.Connection, experiment_ids: list[int], stages: list[str], com
         counted = _from_counters(conn, comparisons[0], experiment_ids, stages)
         if counted is not None:
             return counted
-    counted = _driven(conn, experiment_ids, stages, comparisons, SELECTIVE_MAX) if SELECTIVE_MAX > 0 else None
+    by_stage = indexes.count_runs_by_stage(conn, experiment_ids)
+    if by_stage is None:
+        return None
+    inside = sum(by_stage.get(stage, 0) for stage in stages)
+    run_snapshot = _run_snapshot()
+    if run_snapshot is None or sum(by_stage.values()) < run_snapshot.min_runs():
+        run_snapshot = None
+    elif run_snapshot.ready(conn.engine, experiment_ids, comparisons):
+        counted = _from_snapshot(run_snapshot, conn, experiment_ids, stages, comparisons)
+        if counted is not None:
+            return counted  # dictionary-encoded columns in memory: cheaper than probing index ranges
+    counted = _driven(conn, inside, experiment_ids, stages, comparisons, SELECTIVE_MAX) if SELECTIVE_MAX > 0 else None
     if counted is not None:
         return counted  # a selective comparison (a run-name prefix): its few index entries beat a vector pass
-    inside = indexes.count_runs(conn, experiment_ids, ["active", "deleted"])
-    run_snapshot = _run_snapshot()
-    if run_snapshot is not None and inside is not None and inside >= run_snapshot.min_runs():
-        try:
-            counted = run_snapshot.count(conn.engine, experiment_ids, stages, comparisons)
-        except sa.exc.SQLAlchemyError:
-            counted = None  # e.g. an in-memory database with one shared connection: SQL counts
+    if run_snapshot is not None:
+        counted = _from_snapshot(run_snapshot, conn, experiment_ids, stages, comparisons)
         if counted is not None:
             return counted
-    return _driven(conn, experiment_ids, stages, comparisons)
+    return _driven(conn, inside, experiment_ids, stages, comparisons)
+
+
+def _from_snapshot(run_snapshot: Any, conn: sa.Connection, experiment_ids: list[int], stages: list[str],
+                   comparisons: list[Comparison]) -> int | None:
+    """The snapshot's count, or None (not built, not covered, or the database refused the catch-up)."""
+    try:
+        counted: int | None = run_snapshot.count(conn.engine, experiment_ids, stages, comparisons)
+    except sa.exc.SQLAlchemyError:
+        counted = None  # e.g. an in-memory database with one shared connection: SQL counts
+    return counted
 
 
 def _from_counters(conn: sa.Connection, c: Comparison, experiment_ids: list[int], stages: list[str]) -> int | None:
@@ -80,11 +99,10 @@ def _bounded(conn: sa.Connection, table: sa.Table, conditions: list[Any], limit:
     return int(conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar() or 0)
 
 
-def _driven(conn: sa.Connection, experiment_ids: list[int], stages: list[str], comparisons: list[Comparison],
-            cap: int | None = None) -> int | None:
-    inside = indexes.count_runs(conn, experiment_ids, stages)
-    if inside is None:
-        return None
+def _driven(conn: sa.Connection, inside: int, experiment_ids: list[int], stages: list[str],
+            comparisons: list[Comparison], cap: int | None = None) -> int | None:
+    """The count driven from the most selective comparison's index range, when one matches fewer than
+    ``inside`` (the runs in these experiments and stages) and ``cap`` runs; else None."""
     if conn.dialect.name == "postgresql":
         inside = min(inside, PG_DRIVE_MAX)
     if cap is not None:
@@ -116,11 +134,17 @@ def _driven(conn: sa.Connection, experiment_ids: list[int], stages: list[str], c
     return int(conn.execute(query).scalar() or 0)
 
 
+_NO_NUMPY: list[bool] = []  # holds True once importing the run snapshot failed: not tried again
+
+
 def _run_snapshot() -> Any:
     """The run snapshot module, or None without numpy (the tracking server does not require it): SQL
     counts then."""
+    if _NO_NUMPY:
+        return None
     try:
         from fluvial.store.tracking.sql import run_snapshot
     except ImportError:
+        _NO_NUMPY.append(True)
         return None
     return run_snapshot
