@@ -11,6 +11,11 @@ PYTHON ?= python3
 BIN := .venv/bin
 # Empty by default: pytest then runs its configured testpaths (tests/).
 PYTEST_ARGS ?=
+# Two pytest-xdist workers, a test file per worker at a time (module fixtures, Spark sessions and servers
+# stay within one process): the suite waits on servers, JVMs, MLflow venvs and image builds much of the
+# time, so two workers on this 2-core machine take about half the wall time of one.  PYTEST_WORKERS=
+# runs everything in one process.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 # Lint only the source trees that exist (others are being written alongside).
 LINT_DIRS := $(wildcard fluvial tests bench examples)
 
@@ -51,7 +56,7 @@ lint: venv
 # with-podman.sh (as root) sets podman up on private paths with its Docker-compatible socket (podman tests).
 # Each returns the status of the command it wraps (pytest's).
 test: venv mlflow-venvs lint
-	bash scripts/with-docker.sh bash scripts/with-podman.sh bash scripts/with-postgres.sh bash scripts/with-mariadb.sh $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	bash scripts/with-docker.sh bash scripts/with-podman.sh bash scripts/with-postgres.sh bash scripts/with-mariadb.sh $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: venv mlflow-venvs
 	$(BIN)/python -m bench

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,9 @@ MYSQL_URL = os.environ.get("FLUVIAL_TEST_MYSQL_URL")
 NO_POSTGRES = "FLUVIAL_TEST_POSTGRES_URL is not set: run through `make test` (scripts/with-postgres.sh)"
 NO_MYSQL = "FLUVIAL_TEST_MYSQL_URL is not set: run through `make test` (scripts/with-mariadb.sh)"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHROMIUM = os.environ.get("FLUVIAL_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +40,23 @@ def _isolated(tmp_path, monkeypatch) -> Iterator[None]:
     while fluent.active_run() is not None:
         fluent.end_run()
     fluent._reset_for_tests()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright, one per test process: Playwright's sync API runs an event
+    loop of its own, so a process holds one ``sync_playwright()`` at a time and every browser test
+    (the web UI's, the recipe cards') shares this one."""
+    if not os.path.exists(CHROMIUM) and not shutil.which("chromium"):
+        pytest.fail("chromium is missing: apt-get install -y chromium (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -119,7 +118,7 @@ def test_cli_run_inspect_get_artifact_clean(regression, tmp_path):
     assert missing.returncode != 0 and "--profile" in missing.stderr
 
 
-def test_card_escapes_user_strings_and_opens_in_chromium(tmp_path):
+def test_card_escapes_user_strings_and_opens_in_chromium(tmp_path, browser):
     import numpy as np
     import pandas as pd
 
@@ -131,23 +130,18 @@ def test_card_escapes_user_strings_and_opens_in_chromium(tmp_path):
     assert "<script>" not in html and "<img" not in html
     path = tmp_path / "card.html"
     path.write_text(html)
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(chromium):
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(path.as_uri())
-            assert errors == []
-            assert page.evaluate("window.__pwned") is None
-            assert evil in page.inner_text("h1")
-            assert page.locator("svg").count() >= 1  # the numeric column's histogram
-            assert [u for u in requests if not u.startswith("file://")] == []  # opens offline
-        finally:
-            browser.close()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(path.as_uri())
+        assert errors == []
+        assert page.evaluate("window.__pwned") is None
+        assert evil in page.inner_text("h1")
+        assert page.locator("svg").count() >= 1  # the numeric column's histogram
+        assert [u for u in requests if not u.startswith("file://")] == []  # opens offline
+    finally:
+        context.close()

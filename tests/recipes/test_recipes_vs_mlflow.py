@@ -15,6 +15,23 @@ from tests.recipes._make import write_recipe
 
 pytestmark = [pytest.mark.slow, pytest.mark.compat, pytest.mark.timeout(1500)]
 
+# MLflow 2.22.5's split step forks process pools from inside a thread pool (one per class of a
+# classification target); a fork taken while another thread holds a lock can hang the child for good
+# (seen here: the split step waiting forever on its pool). Its processes start their pools through a
+# fork server instead, which forks from a single-threaded process; the split itself is unchanged.
+NO_FORK_FROM_THREADS = """\
+import multiprocessing
+multiprocessing.set_start_method("forkserver", force=True)
+"""
+
+
+def _site(tmp_path, source: str) -> str:
+    """A directory holding a ``sitecustomize`` module with ``source``, for a side's PYTHONPATH."""
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(source)
+    return str(site)
+
 SCRIPT = '''
 import json, os, sys, warnings
 warnings.filterwarnings("ignore")
@@ -42,7 +59,8 @@ def test_same_recipe_same_results(tmp_path):
     ours_dir = tmp_path / "ours" / "recipe"
     shutil.copytree(theirs_dir, ours_dir)
     theirs = run_script(python, SCRIPT.format(module="mlflow"), cwd=theirs_dir, timeout=1400,
-                        env={"MLFLOW_RECIPES_EXECUTION_DIRECTORY": str(tmp_path / "theirs" / "exec")})
+                        env={"MLFLOW_RECIPES_EXECUTION_DIRECTORY": str(tmp_path / "theirs" / "exec"),
+                             "PYTHONPATH": f"{_site(tmp_path, NO_FORK_FROM_THREADS)}:{REPO}"})
     ours = run_script(sys.executable, SCRIPT.format(module="fluvial"), cwd=ours_dir, timeout=600,
                       env={"MLFLOW_RECIPES_EXECUTION_DIRECTORY": str(tmp_path / "ours" / "exec")})
     assert ours["sizes"] == theirs["sizes"]
@@ -66,9 +84,7 @@ def test_rebalanced_binary_classification_same_results(tmp_path):
     int(909 * 0.7 / 0.3) = 2,121 negatives, with the original class weights given to the estimator.
     Both processes seed numpy at start-up (a sitecustomize module), so both draw the same rows."""
     python = require_mlflow()
-    seed = tmp_path / "seed"
-    seed.mkdir()
-    (seed / "sitecustomize.py").write_text(SEED)
+    seed = _site(tmp_path, SEED + NO_FORK_FROM_THREADS)
     theirs_dir = write_recipe(tmp_path / "theirs" / "recipe", kind="imbalanced", rows=8000)
     ours_dir = tmp_path / "ours" / "recipe"
     shutil.copytree(theirs_dir, ours_dir)

@@ -5,8 +5,6 @@ downloaded by Playwright) against a real ``fluvial server`` started by ``tests/s
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,30 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _serve import Server, fluvial_server
 from _ui import client_for
 
-CHROMIUM = os.environ.get("FLUVIAL_TEST_CHROMIUM", "/usr/bin/chromium")
 OPTIONAL_PROBES = ("/ajax-api/2.0/fluvial/users/current",)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-
-
-def _require_browser() -> None:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("chromium is missing: apt-get install -y chromium (.ci/run installs it)")
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 @pytest.fixture(scope="module")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with fluvial_server(tmp_path_factory.mktemp("ui")) as server:
