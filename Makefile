@@ -13,7 +13,7 @@ BIN := .venv/bin
 PYTEST_ARGS ?=
 # Two pytest-xdist workers, a test file per worker at a time (module fixtures, Spark sessions and servers
 # stay within one process): the suite waits on servers, JVMs, MLflow venvs and image builds much of the
-# time, so two workers on this 2-core machine take about half the wall time of one.  PYTEST_WORKERS=
+# time, so two workers on this 2-core machine keep both cores busy.  PYTEST_WORKERS=
 # runs everything in one process.
 PYTEST_WORKERS ?= -n 2 --dist loadfile
 # Lint only the source trees that exist (others are being written alongside).
