@@ -223,3 +223,25 @@ def test_postgres_value_indexes_get_planner_statistics(postgres_uri, tmp_path):
     assert not any("analyzing tags" in line for line in heard)
     with store.engine.connect() as conn:
         assert "fluvial_params_key_value" in stats(conn) and _estimated_rows(conn, "rf") > 200
+
+
+@pytest.mark.parametrize("selective", [True, False])
+def test_values_sharing_the_indexed_prefix_are_told_apart(sql_store, selective, monkeypatch):
+    """PostgreSQL indexes ``left(value, 200)``: values equal in their first 200 characters differ in the
+    full comparison, whether a search is driven from the value's index entries or walks the runs."""
+    from fluvial.store.tracking.sql import runs_page
+
+    if not selective:
+        monkeypatch.setattr(runs_page, "SELECTIVE_ROWS", 0)
+    exp = sql_store.create_experiment("long values")
+    base = "v" * 200
+    ids = {}
+    for value in (base, base + "a", base + "b", "short"):
+        run = sql_store.create_run(exp, "u", 1, [RunTag("note", value)], None)
+        sql_store.log_param(run.info.run_id, Param("p", value))
+        ids[value] = run.info.run_id
+    for value in (base, base + "a", "short"):
+        for entity in ("params.p", "tags.note"):
+            found = sql_store.search_runs([exp], f"{entity} = '{value}'", max_results=10)
+            assert [r.info.run_id for r in found] == [ids[value]], (entity, value)
+            assert sql_store.count_runs([exp], f"{entity} = '{value}'") == 1
