@@ -176,3 +176,72 @@ def test_snapshot_counts_read_the_change_log_by_index(populated, monkeypatch):
             assert "Seq Scan" not in plan, f"{statement}\n{plan}"
             if "fluvial_run_changes WHERE" in statement:
                 assert "fluvial_run_changes_xid" in plan, plan
+
+
+def _estimated_rows(conn, value: str) -> int:
+    """The planner's row estimate for one param value through the ``left(value, 200)`` index."""
+    plan = conn.exec_driver_sql(
+        "EXPLAIN SELECT run_uuid FROM params WHERE key = 'model' "
+        f"AND left(value, 200) COLLATE \"C\" = '{value}'").all()
+    return int(re.search(r"rows=(\d+)", plan[0][0]).group(1))
+
+
+@pytest.mark.postgres
+def test_postgres_value_indexes_get_planner_statistics(postgres_uri, tmp_path):
+    """PostgreSQL keeps no statistics for an expression index until its table is analyzed: without them
+    a value held by most runs is estimated at 0.5% of the rows (and searched by bitmap scans).
+    ``ensure_indexes`` analyzes the tables whose value index it built or whose statistics are missing."""
+    from fluvial.store.tracking.sql.indexes import ensure_indexes
+    from fluvial.store.tracking.sql.store import SqlTrackingStore
+
+    store = SqlTrackingStore(postgres_uri, str(tmp_path / "artifacts"))  # indexes built on the empty tables
+    exp = store.create_experiment("stats")
+    for i in range(300):
+        run = store.create_run(exp, "u", i, [RunTag("team", "team3" if i % 10 else "team1")], f"run-{i}")
+        store.log_batch(run.info.run_id, [], [Param("model", "rf" if i % 10 else "lr")], [])
+
+    def stats(conn) -> set[str]:
+        return {str(t) for t in conn.exec_driver_sql(
+            "SELECT DISTINCT tablename FROM pg_stats WHERE tablename LIKE 'fluvial_%%'").scalars()}
+
+    with store.engine.connect() as conn:
+        assert "fluvial_params_key_value" not in stats(conn)
+    heard: list[str] = []
+    ensure_indexes(store.engine, heard.append)  # nothing to build, but the statistics are missing
+    assert any("analyzing params" in line for line in heard) and any("analyzing tags" in line for line in heard)
+    with store.engine.connect() as conn:
+        assert {"fluvial_params_key_value", "fluvial_tags_key_value"} <= stats(conn)
+        assert _estimated_rows(conn, "rf") > 200  # 270 runs hold it
+    heard.clear()
+    ensure_indexes(store.engine, heard.append)  # statistics present, nothing built: no ANALYZE
+    assert not heard
+    # an index built on a table with rows is analyzed with it
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX fluvial_params_key_value")
+    ensure_indexes(store.engine, heard.append)
+    assert "analyzing params (planner statistics for the new indexes)..." in heard
+    assert not any("analyzing tags" in line for line in heard)
+    with store.engine.connect() as conn:
+        assert "fluvial_params_key_value" in stats(conn) and _estimated_rows(conn, "rf") > 200
+
+
+@pytest.mark.parametrize("selective", [True, False])
+def test_values_sharing_the_indexed_prefix_are_told_apart(sql_store, selective, monkeypatch):
+    """PostgreSQL indexes ``left(value, 200)``: values equal in their first 200 characters differ in the
+    full comparison, whether a search is driven from the value's index entries or walks the runs."""
+    from fluvial.store.tracking.sql import runs_page
+
+    if not selective:
+        monkeypatch.setattr(runs_page, "SELECTIVE_ROWS", 0)
+    exp = sql_store.create_experiment("long values")
+    base = "v" * 200
+    ids = {}
+    for value in (base, base + "a", base + "b", "short"):
+        run = sql_store.create_run(exp, "u", 1, [RunTag("note", value)], None)
+        sql_store.log_param(run.info.run_id, Param("p", value))
+        ids[value] = run.info.run_id
+    for value in (base, base + "a", "short"):
+        for entity in ("params.p", "tags.note"):
+            found = sql_store.search_runs([exp], f"{entity} = '{value}'", max_results=10)
+            assert [r.info.run_id for r in found] == [ids[value]], (entity, value)
+            assert sql_store.count_runs([exp], f"{entity} = '{value}'") == 1

@@ -236,10 +236,20 @@ def _probe_clause(c: Comparison, dialect: str) -> tuple[sa.Table, list[ColumnEle
         text = str(c.value)
         if not text or text[0] in "%_\\":
             return None
-    conditions = [table.c.key == key, comparison_clause(table.c.value, c.comparator, c.value)]
+    conditions = [table.c.key == key]
     if dialect == "postgresql":
         conditions.append(indexed_value_clause(table, c))
+    if dialect != "postgresql" or not _prefix_decides(c):
+        conditions.append(comparison_clause(table.c.value, c.comparator, c.value))
     return table, conditions
+
+
+def _prefix_decides(c: Comparison) -> bool:
+    """Whether the ``left(value, 200)`` condition alone is exact: equality with (or IN of) values
+    shorter than the prefix. The probe then reads the index alone and stops at its LIMIT (with the
+    full condition the planner expects few rows and collects every match in a bitmap first)."""
+    values = c.value if c.comparator == "IN" else [c.value] if c.comparator == "=" else None
+    return values is not None and all(len(str(v)) < PG_VALUE_PREFIX for v in values)  # type: ignore[union-attr]
 
 
 def indexed_value_clause(table: sa.Table, c: Comparison) -> ColumnElement[bool]:
@@ -271,7 +281,12 @@ def candidate_runs(conn: sa.Connection, p: Plan) -> list[str] | None:
         if probe is None:
             continue
         table, conditions = probe
-        found = conn.execute(sa.select(table.c.run_uuid).where(*conditions).limit(SELECTIVE_ROWS + 1)).scalars().all()
+        query = sa.select(table.c.run_uuid).where(*conditions).limit(SELECTIVE_ROWS + 1)
+        if conn.dialect.name == "postgresql" and table is not schema.latest_metrics:
+            # in the value index's order: a walk that stops at the LIMIT, where PostgreSQL would
+            # otherwise collect every match of a common value in a bitmap first
+            query = query.order_by(sa.func.left(table.c.value, PG_VALUE_PREFIX).collate("C"), table.c.run_uuid)
+        found = conn.execute(query).scalars().all()
         if len(found) <= SELECTIVE_ROWS and (best is None or len(found) < len(best)):
             best = list(found)
     return best
