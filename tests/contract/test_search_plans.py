@@ -245,3 +245,25 @@ def test_values_sharing_the_indexed_prefix_are_told_apart(sql_store, selective, 
             found = sql_store.search_runs([exp], f"{entity} = '{value}'", max_results=10)
             assert [r.info.run_id for r in found] == [ids[value]], (entity, value)
             assert sql_store.count_runs([exp], f"{entity} = '{value}'") == 1
+
+
+def test_postgres_pages_run_without_parallel_workers(populated):
+    """A page's statements (the probe and the index walk) run with parallel workers off on PostgreSQL, for
+    that transaction only: the pooled connection's next reader has the server's setting back."""
+    store, exp, _ = populated
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL planner setting")
+    settings: list[str] = []
+
+    def show(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT RUNS.") or " FROM params" in statement:
+            settings.append(cursor.connection.execute("SHOW max_parallel_workers_per_gather").fetchone()[0])
+
+    sa.event.listen(store.engine, "before_cursor_execute", show)
+    try:
+        found = store.search_runs([exp], "params.model = 'rf'", ViewType.ACTIVE_ONLY, max_results=3)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", show)
+    assert len(found) == 3 and settings and set(settings) == {"0"}
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar() != "0"

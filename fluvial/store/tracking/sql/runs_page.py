@@ -299,6 +299,10 @@ def page(conn: sa.Connection, p: Plan, max_results: int, state: dict[str, Any] |
     """Up to ``max_results`` run rows after the token's position, and the next token."""
     if not p.experiment_ids:
         return [], None
+    if conn.dialect.name == "postgresql":
+        # A page walks indexes for a few hundred rows; starting parallel workers costs more than the walk
+        # (EXPLAIN ANALYZE at 100k runs: 24.6 ms with two workers, 5.3 ms without). This transaction only.
+        conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
     start_group, last = p.groups[0], None
     if state is not None:
         if state.get("q") != p.fingerprint or state.get("g") not in p.groups or not isinstance(state.get("k"), list):
