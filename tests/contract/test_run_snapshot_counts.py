@@ -207,38 +207,42 @@ def test_another_process_writing_between_counts(tmp_path, monkeypatch):
     assert store.count_runs([exp], filters[0]) == 7  # acc 0.5 or 0.75 on 8 of the 18 runs, one deleted
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_the_change_log_is_trimmed_and_a_snapshot_behind_it_rebuilds(backend, tmp_path, monkeypatch):
-    """The log keeps its newest KEEP rows (a trim every TRIM_EVERY appends, by trigger, whoever writes); a
-    snapshot whose cursor is older than the trimmed rows is rebuilt rather than caught up, so its counts
-    stay exact."""
-    from tests.conftest import _postgres_database
-
+@pytest.fixture
+def snapshot_stores(backend, tmp_path, monkeypatch, new_database):
+    """``make()``: a reader and a writer store on a new database of ``backend`` (dropped afterwards), whose
+    counts the run snapshot answers (sync, at any size, no selective index drive). ``make`` runs after the
+    test's own settings, since the log's triggers are created with the values in force then."""
     monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT", "sync")
     monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS", "0")
     monkeypatch.setattr(run_count, "SELECTIVE_MAX", 0)  # tiny data: keep the snapshot in play
+
+    def make():
+        url = new_database("postgres") if backend == "postgres" else f"sqlite:///{tmp_path / 'snapshot.db'}"
+        return _store(url, str(tmp_path / "a")), _store(url, str(tmp_path / "b"))
+
+    return make
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_change_log_is_trimmed_and_a_snapshot_behind_it_rebuilds(snapshot_stores, monkeypatch):
+    """The log keeps its newest KEEP rows (a trim every TRIM_EVERY appends, by trigger, whoever writes); a
+    snapshot whose cursor is older than the trimmed rows is rebuilt rather than caught up, so its counts
+    stay exact."""
     monkeypatch.setattr(change_log, "KEEP", 30)  # the triggers are created with these values
     monkeypatch.setattr(change_log, "TRIM_EVERY", 10)
-    databases = _postgres_database() if backend == "postgres" else iter([f"sqlite:///{tmp_path / 't.db'}"])
-    url = next(databases)
-    try:
-        reader, writer = _store(url, str(tmp_path / "a")), _store(url, str(tmp_path / "b"))
-        exp = reader.create_experiment("e")
-        runs = [reader.create_run(exp, "u", 1, [], None).info.run_id for _ in range(3)]
-        assert reader.count_runs([exp], "metrics.acc > 0.5") == 0  # the reader's snapshot, cursor now
-        for step in range(60):  # far more changes than the log keeps
-            writer.log_metric(runs[step % 3], Metric("acc", 0.9 if step < 59 else 0.1, step, step))
-        with writer.engine.connect() as conn:
-            kept = int(conn.exec_driver_sql(f"SELECT count(*) FROM {change_log.TABLE}").scalar() or 0)
-            assert kept <= 30 + 10
-            assert change_log.trimmed_past(conn, 0)
-        # runs[2] ended at 0.1 (the last step); the others at 0.9: the stale snapshot rebuilds to see it
-        assert reader.count_runs([exp], "metrics.acc > 0.5") == 2 == _plain(reader, [exp], "metrics.acc > 0.5", ViewType.ACTIVE_ONLY)
-        assert reader.count_runs([exp], "metrics.acc < 0.5") == 1
-    finally:
-        if backend == "postgres":
-            for _ in databases:  # drops the database
-                pass
+    reader, writer = snapshot_stores()
+    exp = reader.create_experiment("e")
+    runs = [reader.create_run(exp, "u", 1, [], None).info.run_id for _ in range(3)]
+    assert reader.count_runs([exp], "metrics.acc > 0.5") == 0  # the reader's snapshot, cursor now
+    for step in range(60):  # far more changes than the log keeps
+        writer.log_metric(runs[step % 3], Metric("acc", 0.9 if step < 59 else 0.1, step, step))
+    with writer.engine.connect() as conn:
+        kept = int(conn.exec_driver_sql(f"SELECT count(*) FROM {change_log.TABLE}").scalar() or 0)
+        assert kept <= 30 + 10
+        assert change_log.trimmed_past(conn, 0)
+    # runs[2] ended at 0.1 (the last step); the others at 0.9: the stale snapshot rebuilds to see it
+    assert reader.count_runs([exp], "metrics.acc > 0.5") == 2 == _plain(reader, [exp], "metrics.acc > 0.5", ViewType.ACTIVE_ONLY)
+    assert reader.count_runs([exp], "metrics.acc < 0.5") == 1
 
 
 def test_the_sql_store_counts_without_numpy(tmp_path):
@@ -289,60 +293,49 @@ STRING_FILTERS = [
 
 @pytest.mark.parametrize("distinct_max", [4096, 2])
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_string_columns_match_sql_as_values_come_and_go(backend, distinct_max, tmp_path, monkeypatch):
+def test_string_columns_match_sql_as_values_come_and_go(distinct_max, snapshot_stores, monkeypatch):
     """Dictionary-encoded string columns (``snapshot_columns.py``) count as SQL does: empty strings and
     runs without the value, non-ASCII text (ILIKE then falls back to SQL), LIKE wildcards, values first
     seen through the change log, renamed runs, and (``distinct_max`` 2) columns with too many distinct
     values for a dictionary, compacted after many changes."""
     from fluvial.store.tracking.sql import snapshot_columns
-    from tests.conftest import _postgres_database
 
-    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT", "sync")
-    monkeypatch.setenv("FLUVIAL_COUNT_SNAPSHOT_MIN_RUNS", "0")
-    monkeypatch.setattr(run_count, "SELECTIVE_MAX", 0)  # tiny data: keep the snapshot in play
     monkeypatch.setattr(snapshot_columns, "DISTINCT_MAX", distinct_max)
     monkeypatch.setattr(snapshot_columns, "COMPACT_SLACK", 0)
-    databases = _postgres_database() if backend == "postgres" else iter([f"sqlite:///{tmp_path / 's.db'}"])
-    url = next(databases)
-    try:
-        reader, writer = _store(url, str(tmp_path / "a")), _store(url, str(tmp_path / "b"))
-        exp = writer.create_experiment("strings")
+    reader, writer = snapshot_stores()
+    exp = writer.create_experiment("strings")
 
-        def check() -> None:
-            for view in ViewType:
-                for filt in STRING_FILTERS:
-                    assert reader.count_runs([exp], filt, view) == _plain(reader, [exp], filt, view), (filt, view)
+    def check() -> None:
+        for view in ViewType:
+            for filt in STRING_FILTERS:
+                assert reader.count_runs([exp], filt, view) == _plain(reader, [exp], filt, view), (filt, view)
 
-        values = ["a", "A", "é", "", "b%", None, "a_b", "A_b"]
-        runs = []
-        for i, value in enumerate(values):
-            tags = [RunTag("mlflow.runName", f"run-{i}")] + ([RunTag("t", value)] if value is not None else [])
-            run = writer.create_run(exp, f"u{i % 2}", i, tags, None).info.run_id
-            if value is not None:
-                writer.log_param(run, Param("p", value))
-            runs.append(run)
-        check()  # built from these
-        assert reader.count_runs([exp], "params.p = 'é'") == 1
-        owner = run_snapshot.cache(reader.engine)
-        assert ("param", "p") in owner.snapshots[int(exp)].columns  # answered by the snapshot
-        for i, value in enumerate(["ü", "B", "", "a_b", "é"]):  # new values and new runs, through the log
-            run = writer.create_run(exp, "ü" if i % 2 else "u0", 100 + i, [RunTag("t", value)], None).info.run_id
+    values = ["a", "A", "é", "", "b%", None, "a_b", "A_b"]
+    runs = []
+    for i, value in enumerate(values):
+        tags = [RunTag("mlflow.runName", f"run-{i}")] + ([RunTag("t", value)] if value is not None else [])
+        run = writer.create_run(exp, f"u{i % 2}", i, tags, None).info.run_id
+        if value is not None:
             writer.log_param(run, Param("p", value))
-            runs.append(run)
-        writer.set_tag(runs[0], RunTag("mlflow.runName", "RUN-renamed1"))
-        writer.update_run_info(runs[1], "FINISHED", 5, "run-x1")
-        writer.delete_run(runs[2])
-        check()
-        for step in range(40):  # many changes of one run: entries pile up without a dictionary, then compact
-            writer.set_tag(runs[3], RunTag("t", f"x{step}" if step < 39 else "A_b"))
-            writer.set_tag(runs[4], RunTag("mlflow.runName", f"run-{step}"))
-            if step % 8 == 0:
-                check()
-        check()
-        tags = owner.snapshots[int(exp)].columns[("tag", "t")]
-        assert tags.used <= 2 * tags.capacity + snapshot_columns.COMPACT_SLACK + 1
-        assert (tags.index is None) == (distinct_max == 2)
-    finally:
-        if backend == "postgres":
-            for _ in databases:  # drops the database
-                pass
+        runs.append(run)
+    check()  # built from these
+    assert reader.count_runs([exp], "params.p = 'é'") == 1
+    owner = run_snapshot.cache(reader.engine)
+    assert ("param", "p") in owner.snapshots[int(exp)].columns  # answered by the snapshot
+    for i, value in enumerate(["ü", "B", "", "a_b", "é"]):  # new values and new runs, through the log
+        run = writer.create_run(exp, "ü" if i % 2 else "u0", 100 + i, [RunTag("t", value)], None).info.run_id
+        writer.log_param(run, Param("p", value))
+        runs.append(run)
+    writer.set_tag(runs[0], RunTag("mlflow.runName", "RUN-renamed1"))
+    writer.update_run_info(runs[1], "FINISHED", 5, "run-x1")
+    writer.delete_run(runs[2])
+    check()
+    for step in range(40):  # many changes of one run: entries pile up without a dictionary, then compact
+        writer.set_tag(runs[3], RunTag("t", f"x{step}" if step < 39 else "A_b"))
+        writer.set_tag(runs[4], RunTag("mlflow.runName", f"run-{step}"))
+        if step % 8 == 0:
+            check()
+    check()
+    tags = owner.snapshots[int(exp)].columns[("tag", "t")]
+    assert tags.used <= 2 * tags.capacity + snapshot_columns.COMPACT_SLACK + 1
+    assert (tags.index is None) == (distinct_max == 2)
