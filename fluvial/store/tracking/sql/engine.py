@@ -257,8 +257,8 @@ def read_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN")
-        elif engine.dialect.name == "postgresql":
-            conn.execution_options(isolation_level="REPEATABLE READ")
+        elif engine.dialect.name == "postgresql":  # for this transaction only: no session reset on return
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         try:
             yield conn
         finally:
