@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -57,6 +58,59 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+_SPARK_ENV = {
+    # the Python workers must run this interpreter (this virtualenv), not whatever `python3` is on PATH
+    "PYSPARK_PYTHON": sys.executable,
+    "PYSPARK_DRIVER_PYTHON": sys.executable,
+    "SPARK_LOCAL_IP": "127.0.0.1",
+    "SPARK_LOCAL_HOSTNAME": "localhost",
+}
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory) -> Iterator[Any]:
+    """One local SparkSession per test process, bound to 127.0.0.1, stopped at the end of the session.
+
+    Every in-process Spark user shares it: ``getOrCreate`` hands out the one active session, so a
+    module-scoped session of its own would be this one, and stopping it at module end would leave every
+    later Spark test in that worker with a dead context. Needs ``pyspark`` and a Java runtime on PATH."""
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs a Java runtime (java on PATH); none is installed")
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    saved = {k: os.environ.get(k) for k in _SPARK_ENV}
+    os.environ.update(_SPARK_ENV)
+    base = tmp_path_factory.mktemp("spark")
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("fluvial-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.memory", "512m")
+        .config("spark.executor.memory", "512m")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.default.parallelism", "1")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.warehouse.dir", str(base / "warehouse"))
+        .config("spark.local.dir", str(base / "local"))
+        .config("spark.driver.extraJavaOptions", f"-Djava.io.tmpdir={base}")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    try:
+        yield session
+    finally:
+        session.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @pytest.fixture

@@ -1,12 +1,9 @@
-"""``fluvial.pyspark.ml.autolog`` with real pyspark (one local Spark session for the module, tiny data):
+"""``fluvial.pyspark.ml.autolog`` with real pyspark (the shared local Spark session, tiny data):
 what a plain estimator, a Pipeline and a CrossValidator log, post-training metrics, and the options."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,19 +12,6 @@ from tests.autologging._util import artifact_paths, only_run
 
 pyspark = pytest.importorskip("pyspark")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
-               .config("spark.driver.host", "127.0.0.1").config("spark.sql.shuffle.partitions", "1").getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """The Spark MLlib flavor (``fluvial.spark``) on a real local SparkSession (the session fixture of
-tests/pyfunc/conftest.py): save/log/load, the pyfunc's pandas -> Spark conversion, signatures,
+tests/conftest.py): save/log/load, the pyfunc's pandas -> Spark conversion, signatures,
 requirements, MLmodel entries, refused input."""
 
 from __future__ import annotations

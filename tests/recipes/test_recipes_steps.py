@@ -3,8 +3,6 @@ post-split hooks, and scoring (ingest_scoring + predict through spark_udf, needs
 
 from __future__ import annotations
 
-import shutil
-
 import pandas as pd
 import pytest
 
@@ -64,22 +62,14 @@ def test_custom_split_and_post_split_hooks(root):
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas >= 3.0.0:FutureWarning")
 @pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:DeprecationWarning")
-def test_scoring_with_spark_udf(root):
-    if shutil.which("java") is None:
-        pytest.skip("the predict step runs Spark, which needs a Java runtime")
-    pytest.importorskip("pyspark")
+def test_scoring_with_spark_udf(root, spark):
+    # the predict step scores on the active session: the shared test session (tests/conftest.py), which
+    # this test must not stop
     _edit(root, "recipe.yaml", "  register:\n", "  ingest_scoring:\n    using: parquet\n    location: ./data/data.parquet\n"
           "  predict:\n    output:\n      using: parquet\n      location: ./scored\n  register:\n")
     r = Recipe(profile="local", recipe_root=str(root))
     r.run()
-    try:
-        r.run("predict")
-    finally:
-        from pyspark.sql import SparkSession
-
-        session = SparkSession.getActiveSession()
-        if session is not None:
-            session.stop()
+    r.run("predict")
     assert r.last_run["executed"] == ["ingest_scoring", "predict"]
     scored = r.get_artifact("scored_data")
     model = r.get_artifact("model")
