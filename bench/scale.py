@@ -173,7 +173,7 @@ def measure(sizes: list[int], mlflow_max: int, postgres: bool, repeats: int) -> 
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     backend = "postgresql" if postgres else "sqlite"
     for n in sizes:
-        entry: dict[str, Any] = {"n": n, "load": os.getloadavg()[0]}
+        entry: dict[str, Any] = {"n": n, "load": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d")}
         names = [q[0] for q in QUERIES if q[0] != "page500" or n >= 100_000]
         if postgres:
             url, seed_s = _postgres_dbs(n)
@@ -183,6 +183,7 @@ def measure(sizes: list[int], mlflow_max: int, postgres: bool, repeats: int) -> 
             if mlflow is not None and n <= mlflow_max:
                 log(f"{backend} {n:,}: MLflow")
                 entry["mlflow"] = _run_side(mlflow, mlflow_uri, names, repeats, 3600)
+                entry["mlflow_load"] = os.getloadavg()[0]
             entry["index_s"] = _build_indexes(fluvial_uri)
         else:
             base, indexed, entry["index_s"] = _sqlite_dbs(n)
@@ -190,13 +191,20 @@ def measure(sizes: list[int], mlflow_max: int, postgres: bool, repeats: int) -> 
             if mlflow is not None and n <= mlflow_max:
                 log(f"{backend} {n:,}: MLflow")
                 entry["mlflow"] = _run_side(mlflow, mlflow_uri, names, repeats, 3600)
+                entry["mlflow_load"] = os.getloadavg()[0]
+        if "mlflow" in entry:
+            entry["mlflow_date"] = entry["date"]
         log(f"{backend} {n:,}: fluvial")
         entry["fluvial"] = _run_side(fluvial, fluvial_uri, names, repeats, 3600)
+        entry["load_after"] = os.getloadavg()[0]
         for name in names:
             f, m = entry["fluvial"].get(name), entry.get("mlflow", {}).get(name)
             if f and m and f["result"] != m["result"]:
                 raise BenchError(f"{backend} {n:,} {name}: fluvial and MLflow disagree")
         results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}  # another backend's run may have written
+        earlier = results.get(f"{backend}-{n}", {})
+        if "mlflow" not in entry and "mlflow" in earlier:  # MLflow not rerun at this size: keep its last columns
+            entry.update({k: earlier[k] for k in ("mlflow", "mlflow_date", "mlflow_load") if k in earlier})
         results[f"{backend}-{n}"] = entry
         RESULTS.write_text(json.dumps(results, indent=1))
         log(f"{backend} {n:,}: " + ", ".join(f"{k} {v['wall'] * 1000:.1f} ms" for k, v in entry["fluvial"].items()))
@@ -209,20 +217,36 @@ def _ms(cell: dict[str, Any] | None) -> str:
     return f"{cell['wall'] * 1000:,.1f} ({cell['cpu'] * 1000:,.1f})"
 
 
+def _load(value: Any) -> str:
+    return f"{value:.1f}" if isinstance(value, (int, float)) else str(value)
+
+
+def _size_note(e: dict[str, Any]) -> str:
+    note = (f"{e['n']:,} runs: fluvial measured {e.get('date', 'before 2026-12-07')} at load "
+            f"{_load(e['load'])}" + (f"-{_load(e['load_after'])}" if "load_after" in e else "")
+            + f", indexes built in {e['index_s']:.1f} s")
+    if "mlflow" in e:
+        note += f"; MLflow measured {e.get('mlflow_date', e.get('date', '?'))} at load {_load(e.get('mlflow_load', e['load']))}"
+    return note
+
+
 def write_docs(results: dict[str, Any]) -> None:
     lines = [BEGIN, "## Scale: search, paging and counts at 10k / 100k / 1M runs (`bench/scale.py`)", "",
              "Milliseconds through `MlflowClient`, median of 3 after a warm-up: wall (CPU of the client",
-             "process, which for SQLite includes the database work). Each run: 5 params, 5 metrics, 6 tags;",
-             "experiment 1 holds N runs (5% deleted), experiment 2 another N/10. fluvial runs on a copy with",
-             "its `fluvial_*` indexes, MLflow 2.22.5 on its own schema. Both return the same runs (checked).",
-             "`-`: not run (MLflow at 1M takes minutes per query). fluvial runs with",
-             "`FLUVIAL_COUNT_SNAPSHOT=sync`: the warm-up builds the run snapshot a count needs.", "",
-             "The machine (2 cores) was shared with other jobs during these runs: load averages of 11-16 and",
-             "CPU pressure near 100%, so wall times are several times what an idle machine gives and vary",
-             "from run to run. The CPU column is steadier: on SQLite it contains the database's work; on",
-             "PostgreSQL only the client's (the server's part is in the wall time). Whether a query scales",
-             "shows in how its time changes from 10k to 1M; that the indexes are used is checked by the",
-             "EXPLAIN tests (`tests/contract/test_search_plans.py`), not by these timings.", ""]
+             "process, which for SQLite includes the database work; on PostgreSQL the server's work is in",
+             "the wall time only). Each run: 5 params, 5 metrics, 6 tags; experiment 1 holds N runs (5%",
+             "deleted), experiment 2 another N/10. fluvial runs on a copy with its `fluvial_*` indexes",
+             "(built by `ensure_indexes`, as `fluvial db upgrade` does), MLflow 2.22.5 on its own schema;",
+             "where both ran, they returned the same runs (checked). `-`: not run (MLflow at 1M takes",
+             "minutes per query; counts are a fluvial extension). fluvial runs with",
+             "`FLUVIAL_COUNT_SNAPSHOT=sync`, so the warm-up builds the run snapshot a count needs.", "",
+             "This machine has 2 cores; the load average of each run is given below each table. At a load",
+             "above 2 other jobs shared the CPU and wall times are inflated; the CPU column is steadier.",
+             "Whether a query scales shows in how its time changes from 10k to 1M; that the indexes are",
+             "used is checked by the EXPLAIN tests (`tests/contract/test_search_plans.py`), not by these",
+             "timings. How each query is answered (keyset pages over the `fluvial_*` indexes, a selectivity",
+             "probe that picks the driving filter, per-value counters and the columnar run snapshot for",
+             "counts) is in docs/architecture.md.", ""]
     for backend in ("sqlite", "postgresql"):
         entries = sorted((v for k, v in results.items() if k.startswith(backend)), key=lambda e: e["n"])
         if not entries:
@@ -238,11 +262,9 @@ def write_docs(results: dict[str, Any]) -> None:
                 if "mlflow" in e:
                     cells.append(_ms(e["mlflow"].get(name)))
             lines.append("| " + " | ".join(cells) + " |")
-        notes = ", ".join(f"{e['n']:,}: indexes built in {e['index_s']:.0f}s, load average {e['load']:.1f}"
-                          for e in entries)
-        lines += ["", f"Index build and machine load per size: {notes}.", ""]
+        lines += [""] + [f"- {_size_note(e)}" for e in entries] + [""]
     m = machine()
-    lines += [f"Machine: {m['cpu']} ({m['cores']} cores, shared with other jobs: see the load averages), "
+    lines += [f"Machine: {m['cpu']} ({m['cores']} cores), "
               f"{m['os']}, Python {m['python']}, SQLite {m['sqlite']}.", "",
               "![cost against size](scale.png)", "",
               "Rerun: `.venv/bin/python -m bench.scale` (SQLite) and `bash scripts/with-postgres.sh "
