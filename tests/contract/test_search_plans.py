@@ -247,23 +247,34 @@ def test_values_sharing_the_indexed_prefix_are_told_apart(sql_store, selective, 
             assert sql_store.count_runs([exp], f"{entity} = '{value}'") == 1
 
 
-def test_postgres_pages_run_without_parallel_workers(populated):
-    """A page's statements (the probe and the index walk) run with parallel workers off on PostgreSQL, for
-    that transaction only: the pooled connection's next reader has the server's setting back."""
+def test_postgres_pages_run_without_parallel_workers_and_probe_without_bitmap_scans(populated):
+    """A page's statements (the probe and the index walk) run with parallel workers off on PostgreSQL, the
+    selectivity probe also without bitmap scans (an index walk that stops at its LIMIT), for that
+    transaction only: the walk has bitmap scans back and the pooled connection's next reader has the
+    server's settings back."""
     store, exp, _ = populated
     if store.engine.dialect.name != "postgresql":
         pytest.skip("a PostgreSQL planner setting")
-    settings: list[str] = []
+    seen: list[tuple[str, str, str]] = []
 
     def show(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT RUNS.") or " FROM params" in statement:
-            settings.append(cursor.connection.execute("SHOW max_parallel_workers_per_gather").fetchone()[0])
+        kind = "walk" if statement.lstrip().upper().startswith("SELECT RUNS.") else \
+            "probe" if re.search(r"\bFROM params\b", statement) else None
+        if kind:
+            workers, bitmap = (cursor.connection.execute(f"SHOW {name}").fetchone()[0]
+                               for name in ("max_parallel_workers_per_gather", "enable_bitmapscan"))
+            seen.append((kind, workers, bitmap))
 
     sa.event.listen(store.engine, "before_cursor_execute", show)
     try:
         found = store.search_runs([exp], "params.model = 'rf'", ViewType.ACTIVE_ONLY, max_results=3)
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", show)
-    assert len(found) == 3 and settings and set(settings) == {"0"}
+    assert len(found) == 3
+    assert {kind for kind, _, _ in seen} == {"probe", "walk"}, seen
+    assert all(workers == "0" for _, workers, _ in seen), seen
+    assert {bitmap for kind, _, bitmap in seen if kind == "probe"} == {"off"}, seen
+    assert {bitmap for kind, _, bitmap in seen if kind == "walk"} == {"on"}, seen
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar() != "0"
+        assert conn.exec_driver_sql("SHOW enable_bitmapscan").scalar() == "on"

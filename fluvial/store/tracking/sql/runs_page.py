@@ -275,20 +275,25 @@ def indexed_value_clause(table: sa.Table, c: Comparison) -> ColumnElement[bool]:
 def candidate_runs(conn: sa.Connection, p: Plan) -> list[str] | None:
     """The run ids of the most selective indexable filter when it matches at most SELECTIVE_ROWS
     rows, else None (walk the order's index and check the filters on the way)."""
+    probes = [probe for c in p.comparisons if (probe := _probe_clause(c, conn.dialect.name)) is not None]
+    postgres = conn.dialect.name == "postgresql"
+    if postgres and probes:
+        # A probe is a walk of one index range that stops at its LIMIT. The planner, which multiplies the
+        # key's and the value's selectivities, expects fewer rows than the LIMIT and picks a bitmap scan
+        # that reads every match of a common value first (tags.team = 'team3' at 100k runs: 11 ms as a
+        # bitmap scan, 1.6 ms as an index scan). This transaction, the probes only.
+        conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
     best: list[str] | None = None
-    for c in p.comparisons:
-        probe = _probe_clause(c, conn.dialect.name)
-        if probe is None:
-            continue
-        table, conditions = probe
+    for table, conditions in probes:
         query = sa.select(table.c.run_uuid).where(*conditions).limit(SELECTIVE_ROWS + 1)
-        if conn.dialect.name == "postgresql" and table is not schema.latest_metrics:
-            # in the value index's order: a walk that stops at the LIMIT, where PostgreSQL would
-            # otherwise collect every match of a common value in a bitmap first
+        if postgres and table is not schema.latest_metrics:
+            # in the value index's order, so the walk can stop at the LIMIT
             query = query.order_by(sa.func.left(table.c.value, PG_VALUE_PREFIX).collate("C"), table.c.run_uuid)
         found = conn.execute(query).scalars().all()
         if len(found) <= SELECTIVE_ROWS and (best is None or len(found) < len(best)):
             best = list(found)
+    if postgres and probes:
+        conn.exec_driver_sql("SET LOCAL enable_bitmapscan TO DEFAULT")
     return best
 
 
