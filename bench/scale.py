@@ -223,7 +223,7 @@ def _load(value: Any) -> str:
 
 def _size_note(e: dict[str, Any]) -> str:
     note = (f"{e['n']:,} runs: fluvial measured {e.get('date', 'before 2026-12-07')} at load "
-            f"{_load(e['load'])}" + (f"-{_load(e['load_after'])}" if "load_after" in e else "")
+            f"{_load(e['load'])}" + (f"-{_load(e['load_after'])}" if _load(e.get("load_after", e["load"])) != _load(e["load"]) else "")
             + f", indexes built in {e['index_s']:.1f} s")
     if "mlflow" in e:
         note += f"; MLflow measured {e.get('mlflow_date', e.get('date', '?'))} at load {_load(e.get('mlflow_load', e['load']))}"
@@ -237,8 +237,9 @@ def write_docs(results: dict[str, Any]) -> None:
              "the wall time only). Each run: 5 params, 5 metrics, 6 tags; experiment 1 holds N runs (5%",
              "deleted), experiment 2 another N/10. fluvial runs on a copy with its `fluvial_*` indexes",
              "(built by `ensure_indexes`, as `fluvial db upgrade` does), MLflow 2.22.5 on its own schema;",
-             "where both ran, they returned the same runs (checked). `-`: not run (MLflow at 1M takes",
-             "minutes per query; counts are a fluvial extension). fluvial runs with",
+             "where both ran, they returned the same runs (checked). `-`: not run (counts are a fluvial",
+             "extension; MLflow on SQLite at 1M was not run: issue 11 measured it at 2.2-20 s per page, and",
+             "its metric AND param query took 65 s at 100k). fluvial runs with",
              "`FLUVIAL_COUNT_SNAPSHOT=sync`, so the warm-up builds the run snapshot a count needs.", "",
              "This machine has 2 cores; the load average of each run is given below each table. At a load",
              "above 2 other jobs shared the CPU and wall times are inflated; the CPU column is steadier.",
@@ -248,7 +249,8 @@ def write_docs(results: dict[str, Any]) -> None:
              "probe that picks the driving filter, per-value counters and the columnar run snapshot for",
              "counts) is in docs/architecture.md.", ""]
     for backend in ("sqlite", "postgresql"):
-        entries = sorted((v for k, v in results.items() if k.startswith(backend)), key=lambda e: e["n"])
+        entries = sorted((v for k, v in results.items() if k.startswith(backend) and "fluvial" in v),
+                         key=lambda e: e["n"])
         if not entries:
             continue
         head = ["query"] + [f"{side} {e['n'] // 1000:,}k" for e in entries for side in ("fluvial", "MLflow")
@@ -267,8 +269,9 @@ def write_docs(results: dict[str, Any]) -> None:
     lines += [f"Machine: {m['cpu']} ({m['cores']} cores), "
               f"{m['os']}, Python {m['python']}, SQLite {m['sqlite']}.", "",
               "![cost against size](scale.png)", "",
-              "Rerun: `.venv/bin/python -m bench.scale` (SQLite) and `bash scripts/with-postgres.sh "
-              ".venv/bin/python -m bench.scale --postgres`.", END]
+              "Rerun: `.venv/bin/python -m bench.scale` (SQLite, MLflow up to 100k) and `bash scripts/with-postgres.sh "
+              ".venv/bin/python -m bench.scale --postgres --mlflow-max 1000000`; `--sizes` picks sizes, and a size",
+              "where MLflow is not rerun keeps its last MLflow columns (`.bench/scale-results.json`).", END]
     text = DOCS.read_text() if DOCS.exists() else ""
     if HISTORY_BEGIN in text and HISTORY_END in text:  # bench/metric_history.py's subsection is kept as is
         lines[-1:-1] = ["", text[text.index(HISTORY_BEGIN):text.index(HISTORY_END) + len(HISTORY_END)]]
@@ -280,30 +283,44 @@ def write_docs(results: dict[str, Any]) -> None:
     DOCS.write_text(text)
 
 
+PLOTTED = ("newest", "page500", "param", "tag", "name", "metric", "count", "count_param", "count_metric")
+
+
 def plot(results: dict[str, Any]) -> None:
+    """One colour per query; fluvial solid with dots, MLflow 2.22.5 dashed with crosses; the 50 ms page
+    and 100 ms count limits of issue 11 as grey lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    labels = {name: label.replace("`", "") for name, label, _ in QUERIES}
+    colours = {name: f"C{i}" for i, name in enumerate(PLOTTED)}  # matplotlib's ten-colour cycle
+    fig, axes = plt.subplots(1, 2, figsize=(12, 6), sharey=True)
     for ax, backend in zip(axes, ("sqlite", "postgresql"), strict=True):
-        entries = sorted((v for k, v in results.items() if k.startswith(backend)), key=lambda e: e["n"])
+        entries = sorted((v for k, v in results.items() if k.startswith(backend) and "fluvial" in v),
+                         key=lambda e: e["n"])
         ax.set_title("SQLite" if backend == "sqlite" else "PostgreSQL")
-        for name in ("newest", "page500", "param", "name", "metric", "count", "count_param", "count_metric"):
-            pts = [(e["n"], e["fluvial"][name]["wall"] * 1000) for e in entries if name in e["fluvial"]]
-            if pts:
-                ax.plot(*zip(*pts, strict=True), marker="o", label=f"fluvial {name}")
-            pts = [(e["n"], e["mlflow"][name]["wall"] * 1000) for e in entries if name in e.get("mlflow", {})]
-            if pts:
-                ax.plot(*zip(*pts, strict=True), marker="x", linestyle="--", label=f"MLflow {name}")
+        for name in PLOTTED:
+            for side, style in (("fluvial", {"marker": "o"}), ("mlflow", {"marker": "x", "linestyle": "--"})):
+                pts = [(e["n"], e[side][name]["wall"] * 1000) for e in entries if name in e.get(side, {})]
+                if pts:
+                    ax.plot(*zip(*pts, strict=True), color=colours[name], **style)  # type: ignore[arg-type]
+        for limit, text in ((50, "50 ms: a page"), (100, "100 ms: a count")):
+            ax.axhline(limit, color="grey", linewidth=0.8, linestyle=":")
+            ax.annotate(text, (0.99, limit), xycoords=("axes fraction", "data"), fontsize=7, color="grey",
+                        ha="right", va="bottom")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("runs in the experiment")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("ms per query (wall)")
-    axes[1].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    axes[0].set_ylabel("ms per query (wall, median of 3)")
+    handles = [Line2D([], [], color=colours[n], linewidth=3) for n in PLOTTED]
+    handles += [Line2D([], [], color="black", marker="o"), Line2D([], [], color="black", marker="x", linestyle="--")]
+    names = [labels[n] for n in PLOTTED] + ["fluvial", "MLflow 2.22.5"]
+    fig.legend(handles, names, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
     fig.savefig(PLOT, dpi=90)
 
 
