@@ -175,25 +175,18 @@ def measure(sizes: list[int], mlflow_max: int, postgres: bool, repeats: int) -> 
     for n in sizes:
         entry: dict[str, Any] = {"n": n, "load": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d")}
         names = [q[0] for q in QUERIES if q[0] != "page500" or n >= 100_000]
-        if postgres:
-            url, seed_s = _postgres_dbs(n)
-            entry["seed_s"] = seed_s
-            mlflow_uri = fluvial_uri = url.replace("+psycopg", "")  # MLflow's venv has psycopg2
-            fluvial_uri = url
-            if mlflow is not None and n <= mlflow_max:
-                log(f"{backend} {n:,}: MLflow")
-                entry["mlflow"] = _run_side(mlflow, mlflow_uri, names, repeats, 3600)
-                entry["mlflow_load"] = os.getloadavg()[0]
-            entry["index_s"] = _build_indexes(fluvial_uri)
-        else:
+        if postgres:  # one database: MLflow is timed before fluvial's indexes exist
+            url, entry["seed_s"] = _postgres_dbs(n)
+            fluvial_uri, mlflow_uri = url, url.replace("+psycopg", "")  # MLflow's venv has psycopg2
+        else:  # MLflow on the seeded file, fluvial on an indexed copy
             base, indexed, entry["index_s"] = _sqlite_dbs(n)
             fluvial_uri, mlflow_uri = f"sqlite:///{indexed}", f"sqlite:///{base}"
-            if mlflow is not None and n <= mlflow_max:
-                log(f"{backend} {n:,}: MLflow")
-                entry["mlflow"] = _run_side(mlflow, mlflow_uri, names, repeats, 3600)
-                entry["mlflow_load"] = os.getloadavg()[0]
-        if "mlflow" in entry:
-            entry["mlflow_date"] = entry["date"]
+        if mlflow is not None and n <= mlflow_max:
+            log(f"{backend} {n:,}: MLflow")
+            entry["mlflow"] = _run_side(mlflow, mlflow_uri, names, repeats, 3600)
+            entry["mlflow_date"], entry["mlflow_load"] = entry["date"], os.getloadavg()[0]
+        if postgres:
+            entry["index_s"] = _build_indexes(fluvial_uri)
         log(f"{backend} {n:,}: fluvial")
         entry["fluvial"] = _run_side(fluvial, fluvial_uri, names, repeats, 3600)
         entry["load_after"] = os.getloadavg()[0]
@@ -217,16 +210,16 @@ def _ms(cell: dict[str, Any] | None) -> str:
     return f"{cell['wall'] * 1000:,.1f} ({cell['cpu'] * 1000:,.1f})"
 
 
-def _load(value: Any) -> str:
-    return f"{value:.1f}" if isinstance(value, (int, float)) else str(value)
+def _entries(results: dict[str, Any], backend: str) -> list[dict[str, Any]]:
+    return sorted((v for k, v in results.items() if k.startswith(backend)), key=lambda e: e["n"])
 
 
 def _size_note(e: dict[str, Any]) -> str:
-    note = (f"{e['n']:,} runs: fluvial measured {e.get('date', 'before 2026-12-07')} at load "
-            f"{_load(e['load'])}" + (f"-{_load(e['load_after'])}" if _load(e.get("load_after", e["load"])) != _load(e["load"]) else "")
-            + f", indexes built in {e['index_s']:.1f} s")
+    before, after = f"{e['load']:.1f}", f"{e['load_after']:.1f}"
+    note = (f"{e['n']:,} runs: fluvial measured {e['date']} at load {before}"
+            + (f"-{after}" if after != before else "") + f", indexes built in {e['index_s']:.1f} s")
     if "mlflow" in e:
-        note += f"; MLflow measured {e.get('mlflow_date', e.get('date', '?'))} at load {_load(e.get('mlflow_load', e['load']))}"
+        note += f"; MLflow measured {e['mlflow_date']} at load {e['mlflow_load']:.1f}"
     return note
 
 
@@ -249,8 +242,7 @@ def write_docs(results: dict[str, Any]) -> None:
              "probe that picks the driving filter, per-value counters and the columnar run snapshot for",
              "counts) is in docs/architecture.md.", ""]
     for backend in ("sqlite", "postgresql"):
-        entries = sorted((v for k, v in results.items() if k.startswith(backend) and "fluvial" in v),
-                         key=lambda e: e["n"])
+        entries = _entries(results, backend)
         if not entries:
             continue
         head = ["query"] + [f"{side} {e['n'] // 1000:,}k" for e in entries for side in ("fluvial", "MLflow")
@@ -299,8 +291,7 @@ def plot(results: dict[str, Any]) -> None:
     colours = {name: f"C{i}" for i, name in enumerate(PLOTTED)}  # matplotlib's ten-colour cycle
     fig, axes = plt.subplots(1, 2, figsize=(12, 6), sharey=True)
     for ax, backend in zip(axes, ("sqlite", "postgresql"), strict=True):
-        entries = sorted((v for k, v in results.items() if k.startswith(backend) and "fluvial" in v),
-                         key=lambda e: e["n"])
+        entries = _entries(results, backend)
         ax.set_title("SQLite" if backend == "sqlite" else "PostgreSQL")
         for name in PLOTTED:
             for side, style in (("fluvial", {"marker": "o"}), ("mlflow", {"marker": "x", "linestyle": "--"})):
