@@ -203,10 +203,12 @@ def _tables_missing_value_stats(engine: sa.Engine) -> set[str]:
 
 def analyze_tables(engine: sa.Engine, tables: set[str], progress: Callable[[str], None] | None = None) -> None:
     """ANALYZE these tables (PostgreSQL samples a fixed number of rows, so this is quick at any size)."""
-    for table in sorted(tables):
-        if progress:
-            progress(f"analyzing {table} (planner statistics for the new indexes)...")
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    if not tables:
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in sorted(tables):
+            if progress:
+                progress(f"analyzing {table} (planner statistics for the new indexes)...")
             conn.exec_driver_sql(f"ANALYZE {table}")
-        if progress:
-            progress(f"analyzed {table}")
+            if progress:
+                progress(f"analyzed {table}")
