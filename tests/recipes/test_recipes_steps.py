@@ -62,9 +62,8 @@ def test_custom_split_and_post_split_hooks(root):
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas >= 3.0.0:FutureWarning")
 @pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:DeprecationWarning")
-def test_scoring_with_spark_udf(root, spark):
-    # the predict step scores on the active session: the shared test session (tests/conftest.py), which
-    # this test must not stop
+@pytest.mark.usefixtures("spark")  # the predict step scores on the active session, which this test must not stop
+def test_scoring_with_spark_udf(root):
     _edit(root, "recipe.yaml", "  register:\n", "  ingest_scoring:\n    using: parquet\n    location: ./data/data.parquet\n"
           "  predict:\n    output:\n      using: parquet\n      location: ./scored\n  register:\n")
     r = Recipe(profile="local", recipe_root=str(root))
